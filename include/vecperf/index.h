@@ -1,0 +1,107 @@
+// The Index API: one interface over the Flat, IVF, HNSW and Auto backends.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "vecperf/export.h"
+#include "vecperf/status.h"
+#include "vecperf/types.h"
+
+namespace vecperf {
+
+enum class IndexKind : int { kFlat = 1, kIvf = 2, kHnsw = 3, kAuto = 4 };
+
+VECPERF_EXPORT const char* index_kind_name(IndexKind kind);  ///< "flat", "ivf", "hnsw", "auto"
+VECPERF_EXPORT Result<IndexKind> parse_index_kind(const std::string& name);
+
+/// Per-call search knobs. Because they travel with the call, concurrent searches with different
+/// knobs never interfere (unlike setting `nprobe` on a shared FAISS index).
+struct SearchOptions {
+  /// Neighbours per query. Must be >= 1. Default: 10.
+  int k = 10;
+  /// IVF: inverted lists probed per query, clamped to nlist; 0 uses the index's default.
+  /// Negative is kInvalidArgument. Ignored by other backends. Default: 0.
+  int nprobe = 0;
+  /// HNSW: size of the candidate list; raised to k when smaller; 0 uses the index's default.
+  /// Negative is kInvalidArgument. Ignored by other backends. Default: 0.
+  int ef_search = 0;
+  /// IVF with compressed codes: candidates re-ranked with exact distances (0: index default).
+  /// Default: 0.
+  int rerank = 0;
+  /// Worker threads for this call; 0 means all hardware threads, 1 runs on the caller's thread.
+  /// Default: 0.
+  int num_threads = 0;
+};
+
+/// Caller-owned output buffers of a batched search, each `queries.rows * k` long, row-major.
+/// Slot j of query i is at [i * k + j]. Slots that cannot be filled because the index holds
+/// fewer than k vectors get id kNoId (-1) and distance +infinity.
+struct SearchResults {
+  float* distances = nullptr;
+  int64_t* ids = nullptr;
+};
+
+/// Abstract vector index.
+///
+/// Thread-safety: any number of threads may call the const methods (`search`, `size`, `save`,
+/// ...) concurrently. `add` and `remove` may run concurrently with searches: a readers-writer lock
+/// lets searches proceed together while a writer waits for them, and a writer holds the lock only
+/// while it applies its change, so a search sees an index either before or after each `add` or
+/// `remove` call, never half of one.
+class VECPERF_EXPORT Index {
+ public:
+  virtual ~Index() = default;
+
+  virtual IndexKind kind() const = 0;
+  virtual int64_t dim() const = 0;
+  virtual Metric metric() const = 0;
+  /// Number of live vectors (added and not removed).
+  virtual int64_t size() const = 0;
+
+  /// Adds `vectors.rows` vectors with the given ids (ids.size() == vectors.rows).
+  /// All-or-nothing: on any error nothing is added.
+  /// Errors: kInvalidArgument for a wrong dimension, a NaN/Inf value, a negative id, an id
+  /// repeated within the call, or (cosine) a zero vector; kAlreadyExists for an id already in
+  /// the index (remove it first to replace it); kResourceExhausted when memory runs out.
+  virtual Status add(IdSpan ids, MatrixView vectors) = 0;
+
+  /// Finds the `options.k` nearest vectors of each query, nearest first (see Metric).
+  /// `results` must point to two buffers of queries.rows * options.k elements.
+  /// An empty index is not an error: every slot is unfilled (id -1, distance +inf).
+  /// Errors: kInvalidArgument for a wrong dimension, NaN/Inf in a query, k < 1, a negative
+  /// nprobe / ef_search, or null result buffers.
+  virtual Status search(MatrixView queries, const SearchOptions& options,
+                        SearchResults results) const = 0;
+
+  /// Removes the given ids. All-or-nothing: if any id is not in the index (or repeats within the
+  /// call) nothing is removed and kNotFound / kInvalidArgument names it.
+  virtual Status remove(IdSpan ids) = 0;
+
+  /// Writes the index to `path` atomically (temporary file, fsync, rename), so a crash or a full
+  /// disk leaves either the old file or the new one. Errors: kIOError.
+  virtual Status save(const std::string& path) const = 0;
+
+  /// Bytes of memory held by the index (vectors, graph or lists, id map).
+  virtual size_t memory_bytes() const = 0;
+
+  /// One line describing the backend and its parameters, e.g. "ivf(nlist=1024, nprobe=16, ...)".
+  virtual std::string describe() const = 0;
+
+  /// True when `id` is in the index.
+  virtual bool contains(int64_t id) const = 0;
+
+  /// The stored copy of vector `id` (normalised for cosine; decoded for compressed IVF, so only
+  /// approximately equal to what was added). Errors: kNotFound.
+  virtual Status get_vector(int64_t id, float* out) const = 0;
+};
+
+/// Loads an index saved by `Index::save`, whatever its backend.
+/// Errors: kNotFound / kIOError when the file cannot be read; kCorruption for a truncated,
+/// damaged or foreign file (the message names the file and the problem); kNotSupported for a
+/// file written by a newer format version.
+VECPERF_EXPORT Result<std::unique_ptr<Index>> load(const std::string& path);
+
+}  // namespace vecperf

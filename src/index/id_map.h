@@ -1,0 +1,94 @@
+// External id <-> internal slot map shared by every backend.
+//
+// Backends address vectors by dense "slots" (row numbers, graph node ids, FAISS labels); callers
+// use arbitrary non-negative 64-bit ids. Slots are appended in add order. A backend that deletes
+// by tombstone leaves the slot dead (kNoId); one that compacts moves the last slot into the hole
+// with move_last_into() and pops it.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "common/serialize.h"
+#include "vecperf/types.h"
+
+namespace vecperf::internal {
+
+class IdMap {
+ public:
+  int64_t live() const { return static_cast<int64_t>(slot_of_.size()); }
+  int64_t slots() const { return static_cast<int64_t>(id_of_.size()); }
+  bool contains(int64_t id) const { return slot_of_.count(id) != 0; }
+  /// Slot of `id`, or -1.
+  int64_t slot(int64_t id) const {
+    auto it = slot_of_.find(id);
+    return it == slot_of_.end() ? -1 : it->second;
+  }
+  /// Id stored in `slot`, or kNoId for a dead slot.
+  int64_t id(int64_t slot) const { return id_of_[static_cast<size_t>(slot)]; }
+
+  /// Appends slots for `ids`; returns the first new slot. Requires: ids are new and distinct.
+  int64_t append(IdSpan ids) {
+    int64_t first = slots();
+    slot_of_.reserve(slot_of_.size() + ids.size());
+    for (int64_t id : ids) {
+      slot_of_.emplace(id, static_cast<int64_t>(id_of_.size()));
+      id_of_.push_back(id);
+    }
+    return first;
+  }
+  /// Drops every slot from `first` on (undoes a failed append).
+  void truncate(int64_t first) {
+    while (slots() > first) {
+      int64_t id = id_of_.back();
+      if (id != kNoId) slot_of_.erase(id);
+      id_of_.pop_back();
+    }
+  }
+  /// Marks the slot of `id` dead (tombstone) and returns it. Requires: contains(id).
+  int64_t kill(int64_t id) {
+    auto it = slot_of_.find(id);
+    int64_t s = it->second;
+    slot_of_.erase(it);
+    id_of_[static_cast<size_t>(s)] = kNoId;
+    return s;
+  }
+  /// Moves the id of the last slot into dead slot `hole` and pops the last slot
+  /// (for backends that keep their storage dense).
+  void move_last_into(int64_t hole) {
+    int64_t last = slots() - 1;
+    int64_t id = id_of_.back();
+    id_of_.pop_back();
+    if (hole == last) return;
+    id_of_[static_cast<size_t>(hole)] = id;
+    if (id != kNoId) slot_of_[id] = hole;
+  }
+
+  size_t memory_bytes() const {
+    // unordered_map: a node (key, value, next pointer, cached hash) plus a bucket pointer.
+    return id_of_.capacity() * sizeof(int64_t) + slot_of_.size() * (4 * sizeof(int64_t)) +
+           slot_of_.bucket_count() * sizeof(void*);
+  }
+
+  void save(Writer& w) const { w.vec(id_of_); }
+  bool load(Reader& r) {
+    if (!r.vec(&id_of_, "id map")) return false;
+    slot_of_.clear();
+    slot_of_.reserve(id_of_.size());
+    for (size_t s = 0; s < id_of_.size(); ++s) {
+      int64_t id = id_of_[s];
+      if (id == kNoId) continue;
+      if (id < 0) return r.corrupt("negative id in id map");
+      if (!slot_of_.emplace(id, static_cast<int64_t>(s)).second)
+        return r.corrupt("id " + std::to_string(id) + " appears twice in id map");
+    }
+    return true;
+  }
+
+ private:
+  std::unordered_map<int64_t, int64_t> slot_of_;
+  std::vector<int64_t> id_of_;
+};
+
+}  // namespace vecperf::internal

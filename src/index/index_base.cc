@@ -1,0 +1,259 @@
+// Validation, locking and id translation shared by every backend (see index_base.h).
+#include "index/index_base.h"
+
+#include <cmath>
+#include <limits>
+#include <new>
+#include <unordered_set>
+
+#include "common/file_io.h"
+#include "distance/distance.h"
+#include "index/index_format.h"
+
+namespace vecperf::internal {
+namespace {
+
+// Large adds are applied in chunks so that concurrent searches wait for one chunk at most.
+constexpr int64_t kAddChunkRows = 8192;
+
+// Normalises rows for the cosine metric into `buf`; other metrics pass the view through.
+Result<MatrixView> prepare(Metric metric, MatrixView v, std::vector<float>& buf,
+                           const char* what) {
+  if (metric != Metric::kCosine || v.rows == 0) return v;
+  buf.assign(v.data, v.data + v.rows * v.dim);
+  for (int64_t i = 0; i < v.rows; ++i) {
+    float* row = buf.data() + i * v.dim;
+    double n2 = 0;
+    for (int64_t j = 0; j < v.dim; ++j) n2 += double(row[j]) * row[j];
+    if (!(n2 > 0) || !std::isfinite(n2))
+      return Status::InvalidArgument(std::string(what) + " row " + std::to_string(i) +
+                                     " has zero (or overflowing) norm and cannot be normalised "
+                                     "for the cosine metric");
+    float inv = static_cast<float>(1.0 / std::sqrt(n2));
+    for (int64_t j = 0; j < v.dim; ++j) row[j] *= inv;
+  }
+  return MatrixView{buf.data(), v.rows, v.dim};
+}
+
+}  // namespace
+
+Status check_matrix(MatrixView v, int64_t dim, const char* what) {
+  if (v.rows < 0) return Status::InvalidArgument(std::string(what) + ": negative row count");
+  if (v.rows > 0 && v.dim != dim)
+    return Status::InvalidArgument(std::string(what) + " have dimension " + std::to_string(v.dim) +
+                                   ", the index has dimension " + std::to_string(dim));
+  if (v.rows > 0 && v.data == nullptr)
+    return Status::InvalidArgument(std::string(what) + ": null data pointer");
+  const int64_t n = v.rows * dim;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v.data[i]))
+      return Status::InvalidArgument(std::string(what) + " row " + std::to_string(i / dim) +
+                                     " column " + std::to_string(i % dim) +
+                                     " is NaN or infinite; clean the input before indexing");
+  }
+  return Status::OK();
+}
+
+Status check_search_args(const SearchOptions& o, SearchResults results) {
+  if (o.k < 1) return Status::InvalidArgument("k must be >= 1, got " + std::to_string(o.k));
+  if (o.nprobe < 0) return Status::InvalidArgument("nprobe must be >= 0 (0 = index default)");
+  if (o.ef_search < 0) return Status::InvalidArgument("ef_search must be >= 0 (0 = index default)");
+  if (o.rerank < 0) return Status::InvalidArgument("rerank must be >= 0 (0 = index default)");
+  if (o.num_threads < 0) return Status::InvalidArgument("num_threads must be >= 0 (0 = all)");
+  if (results.distances == nullptr || results.ids == nullptr)
+    return Status::InvalidArgument("search results need distance and id buffers");
+  return Status::OK();
+}
+
+void fill_unfilled(int64_t rows, int k, SearchResults results) {
+  const int64_t n = rows * k;
+  std::fill(results.distances, results.distances + n, std::numeric_limits<float>::infinity());
+  std::fill(results.ids, results.ids + n, kNoId);
+}
+
+Status IndexImpl::save(const std::string& path) const {
+  return write_framed_file(path, kIndexFrame, static_cast<uint32_t>(kind()),
+                           [this](Writer& w) { write_payload(w); });
+}
+
+int64_t IndexBase::size() const {
+  std::shared_lock lock(mu_);
+  return ids_.live();
+}
+
+Status IndexBase::add(IdSpan ids, MatrixView vectors) {
+  if (static_cast<int64_t>(ids.size()) != vectors.rows)
+    return Status::InvalidArgument("add got " + std::to_string(ids.size()) + " ids for " +
+                                   std::to_string(vectors.rows) + " vectors");
+  if (vectors.rows == 0) return Status::OK();
+  VECPERF_RETURN_IF_ERROR(check_matrix(vectors, dim_, "vectors"));
+  {
+    std::unordered_set<int64_t> seen;
+    seen.reserve(ids.size());
+    for (int64_t id : ids) {
+      if (id < 0)
+        return Status::InvalidArgument("id " + std::to_string(id) +
+                                       " is negative; ids must be >= 0 (-1 marks empty results)");
+      if (!seen.insert(id).second)
+        return Status::InvalidArgument("id " + std::to_string(id) + " appears twice in one add");
+    }
+  }
+  std::vector<float> normalised;
+  auto prepared = prepare(metric_, vectors, normalised, "vectors");
+  if (!prepared.ok()) return prepared.status();
+
+  std::lock_guard writer(write_mu_);
+  {
+    std::shared_lock lock(mu_);
+    for (int64_t id : ids)
+      if (ids_.contains(id))
+        return Status::AlreadyExists("id " + std::to_string(id) +
+                                     " is already in the index; remove it first to replace it");
+  }
+  const MatrixView v = *prepared;
+  for (int64_t begin = 0; begin < v.rows; begin += kAddChunkRows) {
+    const int64_t n = std::min(kAddChunkRows, v.rows - begin);
+    Status s = add_chunk(ids.subspan(begin, n), MatrixView{v.row(begin), n, dim_});
+    if (!s.ok()) {
+      // Undo the chunks already applied so that a failed add leaves nothing behind.
+      if (begin > 0) {
+        std::unique_lock lock(mu_);
+        std::vector<int64_t> slots;
+        for (int64_t id : ids.first(begin)) slots.push_back(ids_.kill(id));
+        (void)remove_locked(slots);
+      }
+      return s;
+    }
+  }
+  return Status::OK();
+}
+
+Status IndexBase::add_chunk(IdSpan ids, MatrixView vectors) {
+  std::unique_lock lock(mu_);
+  int64_t first = -1;
+  Status s;
+  try {
+    first = ids_.append(ids);
+    s = add_locked(first, vectors);
+  } catch (const std::bad_alloc&) {
+    s = Status::ResourceExhausted("out of memory while adding " + std::to_string(vectors.rows) +
+                                  " vectors; nothing was added");
+  }
+  if (!s.ok() && first >= 0) ids_.truncate(first);
+  return s;
+}
+
+Status IndexBase::search(MatrixView queries, const SearchOptions& options,
+                         SearchResults results) const {
+  VECPERF_RETURN_IF_ERROR(check_search_args(options, results));
+  VECPERF_RETURN_IF_ERROR(check_matrix(queries, dim_, "queries"));
+  if (queries.rows == 0) return Status::OK();
+  std::vector<float> normalised;
+  auto prepared = prepare(metric_, queries, normalised, "queries");
+  if (!prepared.ok()) return prepared.status();
+
+  fill_unfilled(queries.rows, options.k, results);
+  std::shared_lock lock(mu_);
+  const int64_t k_eff = std::min<int64_t>(options.k, ids_.live());
+  if (k_eff == 0) return Status::OK();
+  try {
+    VECPERF_RETURN_IF_ERROR(
+        search_locked(*prepared, options, k_eff, options.k, results.distances, results.ids));
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory during search; try a smaller batch");
+  }
+  const int64_t n = queries.rows * options.k;
+  for (int64_t i = 0; i < n; ++i) {
+    if (results.ids[i] != kNoId) results.ids[i] = ids_.id(results.ids[i]);
+  }
+  return Status::OK();
+}
+
+Status IndexBase::remove(IdSpan ids) {
+  std::lock_guard writer(write_mu_);
+  std::unique_lock lock(mu_);
+  std::unordered_set<int64_t> seen;
+  seen.reserve(ids.size());
+  for (int64_t id : ids) {
+    if (!seen.insert(id).second)
+      return Status::InvalidArgument("id " + std::to_string(id) + " appears twice in one remove");
+    if (!ids_.contains(id))
+      return Status::NotFound("id " + std::to_string(id) + " is not in the index; nothing removed");
+  }
+  if (ids.empty()) return Status::OK();
+  std::vector<int64_t> slots;
+  slots.reserve(ids.size());
+  for (int64_t id : ids) slots.push_back(ids_.kill(id));
+  return remove_locked(slots);
+}
+
+size_t IndexBase::memory_bytes() const {
+  std::shared_lock lock(mu_);
+  return ids_.memory_bytes() + memory_locked();
+}
+
+std::string IndexBase::describe() const {
+  std::shared_lock lock(mu_);
+  return describe_locked();
+}
+
+bool IndexBase::contains(int64_t id) const {
+  std::shared_lock lock(mu_);
+  return ids_.contains(id);
+}
+
+Status IndexBase::get_vector(int64_t id, float* out) const {
+  if (out == nullptr) return Status::InvalidArgument("get_vector needs an output buffer");
+  std::shared_lock lock(mu_);
+  int64_t slot = ids_.slot(id);
+  if (slot < 0) return Status::NotFound("id " + std::to_string(id) + " is not in the index");
+  vector_locked(slot, out);
+  return Status::OK();
+}
+
+void IndexBase::for_each_vector(const std::function<void(int64_t, const float*)>& fn) const {
+  std::shared_lock lock(mu_);
+  std::vector<float> buf(static_cast<size_t>(dim_));
+  for (int64_t s = 0; s < ids_.slots(); ++s) {
+    int64_t id = ids_.id(s);
+    if (id == kNoId) continue;
+    vector_locked(s, buf.data());
+    fn(id, buf.data());
+  }
+}
+
+void IndexBase::write_payload(Writer& w) const {
+  std::shared_lock lock(mu_);
+  w.pod<int64_t>(dim_);
+  w.pod<uint32_t>(static_cast<uint32_t>(metric_));
+  ids_.save(w);
+  save_locked(w);
+}
+
+Result<std::unique_ptr<IndexImpl>> IndexBase::read_payload(IndexKind kind, Reader& r) {
+  int64_t dim = 0;
+  uint32_t metric = 0;
+  r.pod(&dim, "dimension");
+  r.pod(&metric, "metric");
+  if (!r.status().ok()) return r.status();
+  if (dim < 1 || dim > kMaxDim) {
+    r.corrupt("dimension " + std::to_string(dim) + " is out of range");
+    return r.status();
+  }
+  if (metric > static_cast<uint32_t>(Metric::kCosine)) {
+    r.corrupt("unknown metric " + std::to_string(metric));
+    return r.status();
+  }
+  IdMap ids;
+  if (!ids.load(r)) return r.status();
+  const Metric m = static_cast<Metric>(metric);
+  switch (kind) {
+    case IndexKind::kFlat: return load_flat(r, dim, m, std::move(ids));
+    case IndexKind::kIvf: return load_ivf(r, dim, m, std::move(ids));
+    case IndexKind::kHnsw: return load_hnsw(r, dim, m, std::move(ids));
+    case IndexKind::kAuto: break;
+  }
+  return Status::Internal("read_payload called for an index kind without slots");
+}
+
+}  // namespace vecperf::internal
