@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/rw_lock.h"
 #include "common/serialize.h"
 #include "index/id_map.h"
 #include "vecperf/index.h"
@@ -95,7 +96,7 @@ class IndexBase : public IndexImpl {
   const int64_t dim_;
   const Metric metric_;
   IdMap ids_;
-  mutable std::shared_mutex mu_;  // guards ids_ and the backend's structure
+  mutable RwLock mu_;             // guards ids_ and the backend's structure
   std::mutex write_mu_;           // serialises add/remove calls across their chunks
 };
 
