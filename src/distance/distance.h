@@ -31,8 +31,15 @@ const DistanceKernels& kernels();
 /// Kernels for a specific ISA, or nullptr when the CPU or the build lacks it.
 const DistanceKernels* kernels_for(Isa isa);
 
-/// Per-ISA tables, defined in kernels_<isa>.cc.
+/// Per-ISA tables, defined in kernels_<isa>.cc. Only dispatch.cc may hand out the SIMD ones,
+/// after checking that the CPU and the operating system support them.
 extern const DistanceKernels kScalarKernels;
+extern const DistanceKernels kAvx2Kernels;
+extern const DistanceKernels kAvx512Kernels;
+
+/// True when this CPU (and the OS, which must save the wider registers) supports `isa`,
+/// ignoring VECPERF_ISA.
+bool cpu_supports(Isa isa);
 
 /// Squared L2 norm of a vector.
 inline float norm_sqr(const float* v, size_t dim) { return kernels().dot(v, v, dim); }

@@ -1,6 +1,22 @@
 // Flat (exact) index: vectors stored densely in slot order; every query scans all of them.
 // Removal keeps the storage dense by moving the last vector into the hole.
+//
+// Two search paths, chosen by batch size (see docs/design/distance-kernels.md):
+//  - Small batches stream the base through the SIMD one-query-against-many kernels. This is
+//    bound by memory bandwidth, so a single query is split across threads by base rows once
+//    each thread has a few megabytes to scan, and a few queries are split across threads.
+//  - Large batches turn the scan into a matrix product: BLAS sgemm computes <q, x> for a tile
+//    of queries against a block of base rows, and the top-k selection consumes the tile while it
+//    is still in cache. For L2 the squared norms of the stored vectors are kept from add time,
+//    so ||q - x||^2 = ||q||^2 + ||x||^2 - 2<q, x> needs nothing but the product.
+#include <cblas.h>
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
 #include <sstream>
 
 #include "common/parallel.h"
@@ -11,45 +27,129 @@
 namespace vecperf::internal {
 namespace {
 
+// Batches of at least this many queries use sgemm; below, the SIMD scan is as fast, because a
+// product this thin cannot amortise sgemm's packing of the base blocks (measured at one thread:
+// 2 queries about even, 4 queries 1.1-3x faster with sgemm, at d = 128 and d = 784).
+constexpr int64_t kBlasMinQueries = 4;
+// sgemm tile: up to 128 queries x one base block. The block is sized to about 512 KB of
+// vectors (1024 rows at d = 128, the 256-row floor at d = 784) so that it stays in L2 while every
+// query tile reuses it, and the tile of products (at most 128 x 1024 floats) stays there too
+// while the top-k selection reads it back. At d = 784, 256-row blocks measured ~3-5% faster
+// than 1024-row ones (noisy shared machine).
+constexpr int64_t kBlasQueryTile = 128;
+constexpr int64_t kBlasBlockBytes = int64_t{512} << 10;
+constexpr int64_t kBlasMinBlockRows = 256;
+constexpr int64_t kBlasMaxBlockRows = 1024;
+// Rows per SIMD kernel call on the scan path: 1024 distances stay in L1.
+constexpr int64_t kScanBlock = 1024;
+// Starting a thread costs tens of microseconds; below this many bytes of base per thread the
+// scan finishes sooner on fewer threads.
+constexpr int64_t kMinScanBytesPerThread = int64_t{2} << 20;
+
+// Allocator of the vector store. Buffers of 2 MB or more are 2 MB-aligned and advised as
+// transparent huge pages: a scan streams the whole store, and with 4 KB pages the hardware
+// prefetcher stops at every page boundary and every 4 KB costs a TLB miss (measured at d = 128,
+// one core, shared machine: ~12-17 GB/s with 4 KB pages vs ~19-22 GB/s with huge pages).
+template <typename T>
+struct HugePageAllocator {
+  using value_type = T;
+  static constexpr size_t kHugePage = size_t{2} << 20;
+
+  HugePageAllocator() = default;
+  template <typename U>
+  HugePageAllocator(const HugePageAllocator<U>&) {}  // NOLINT: rebinding must be implicit
+
+  T* allocate(size_t n) {
+    const size_t bytes = n * sizeof(T);
+    if (bytes < kHugePage) return static_cast<T*>(::operator new(bytes));
+    const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    void* p = std::aligned_alloc(kHugePage, rounded);
+    if (p == nullptr) throw std::bad_alloc();  // IndexBase turns it into kResourceExhausted
+    // Advice only: where THP is disabled the buffer simply keeps 4 KB pages.
+    (void)madvise(p, rounded, MADV_HUGEPAGE);
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t n) {
+    if (n * sizeof(T) < kHugePage) {
+      ::operator delete(p);
+    } else {
+      std::free(p);
+    }
+  }
+  template <typename U>
+  bool operator==(const HugePageAllocator<U>&) const {
+    return true;
+  }
+};
+
+using VectorStore = std::vector<float, HugePageAllocator<float>>;
+
+// Offers n distances with labels base_label + j to `top`. Most candidates lose to the current
+// k-th best once the selector has warmed up, so groups of 32 are first tested with a branch-free
+// count (which the compiler vectorises) and only groups holding a winner are pushed one by one.
+void offer(TopK& top, const float* dist, int64_t n, int64_t base_label) {
+  constexpr int64_t kGroup = 32;
+  float thr = top.threshold();
+  int64_t j = 0;
+  for (; j + kGroup <= n; j += kGroup) {
+    int hits = 0;
+    for (int64_t t = 0; t < kGroup; ++t) hits += dist[j + t] <= thr ? 1 : 0;
+    if (hits == 0) continue;
+    for (int64_t t = j; t < j + kGroup; ++t) {
+      if (dist[t] <= thr) {
+        top.push(dist[t], base_label + t);
+        thr = top.threshold();
+      }
+    }
+  }
+  for (; j < n; ++j) {
+    if (dist[j] <= thr) {
+      top.push(dist[j], base_label + j);
+      thr = top.threshold();
+    }
+  }
+}
+
 class FlatIndex final : public IndexBase {
  public:
   FlatIndex(int64_t dim, Metric metric, IdMap ids = {})
       : IndexBase(IndexKind::kFlat, dim, metric, std::move(ids)) {}
 
-  std::vector<float>& data() { return data_; }
+  VectorStore& data() { return data_; }
+  /// Recomputes the derived per-vector norms after data() was filled by a loader.
+  void rebuild_norms() {
+    norms_.clear();
+    if (metric() != Metric::kL2) return;
+    const int64_t n = static_cast<int64_t>(data_.size()) / dim();
+    norms_.resize(static_cast<size_t>(n));
+    compute_norms(data_.data(), n, norms_.data());
+  }
 
  protected:
   Status add_locked(int64_t first_slot, MatrixView v) override {
-    data_.resize(static_cast<size_t>((first_slot + v.rows) * dim()));
+    const size_t d = static_cast<size_t>(dim());
+    const size_t rows = static_cast<size_t>(first_slot + v.rows);
+    // Reserve both arrays first: only the reservations can throw, so a failed add leaves the
+    // sizes, which save() relies on, unchanged.
+    data_.reserve(std::max(rows * d, data_.capacity() < rows * d ? 2 * data_.capacity() : 0));
+    if (metric() == Metric::kL2)
+      norms_.reserve(std::max(rows, norms_.capacity() < rows ? 2 * norms_.capacity() : 0));
+    data_.resize(rows * d);
     std::copy(v.data, v.data + v.rows * dim(), data_.begin() + first_slot * dim());
+    if (metric() == Metric::kL2) {
+      norms_.resize(rows);
+      compute_norms(v.data, v.rows, norms_.data() + first_slot);
+    }
     return Status::OK();
   }
 
   Status search_locked(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,
                        float* dists, int64_t* labels) const override {
-    const int64_t n = ids().slots();
-    const size_t d = static_cast<size_t>(dim());
-    const DistanceKernels& kern = kernels();
-    const bool l2 = metric() == Metric::kL2;
-    int threads = resolve_threads(o.num_threads, q.rows);
-    parallel_chunks(q.rows, threads, [&](int64_t begin, int64_t end, int) {
-      constexpr int64_t kBlock = 1024;
-      std::vector<float> buf(kBlock);
-      TopK top(k_eff);
-      for (int64_t i = begin; i < end; ++i) {
-        for (int64_t b = 0; b < n; b += kBlock) {
-          int64_t m = std::min(kBlock, n - b);
-          if (l2) {
-            kern.l2sqr_many(q.row(i), data_.data() + b * d, m, d, buf.data());
-          } else {
-            kern.dot_many(q.row(i), data_.data() + b * d, m, d, buf.data());
-            for (int64_t j = 0; j < m; ++j) buf[j] = 1.0f - buf[j];
-          }
-          top.push_block(buf.data(), m, b);
-        }
-        top.extract(dists + i * stride, labels + i * stride);
-      }
-    });
+    if (q.rows >= kBlasMinQueries) {
+      search_blas(q, o, k_eff, stride, dists, labels);
+    } else {
+      search_scan(q, o, k_eff, stride, dists, labels);
+    }
     return Status::OK();
   }
 
@@ -57,22 +157,29 @@ class FlatIndex final : public IndexBase {
     std::vector<int64_t> holes(slots.begin(), slots.end());
     std::sort(holes.begin(), holes.end(), std::greater<>());
     const size_t d = static_cast<size_t>(dim());
+    const bool l2 = metric() == Metric::kL2;
     // Highest hole first: the last slot is then either the hole itself or a live vector.
     for (int64_t hole : holes) {
       int64_t last = ids().slots() - 1;
-      if (hole != last)
+      if (hole != last) {
         std::copy_n(data_.begin() + last * d, d, data_.begin() + hole * d);
+        if (l2) norms_[hole] = norms_[last];
+      }
       ids().move_last_into(hole);
     }
     data_.resize(static_cast<size_t>(ids().slots()) * d);
+    if (l2) norms_.resize(static_cast<size_t>(ids().slots()));
     return Status::OK();
   }
 
   void vector_locked(int64_t slot, float* out) const override {
     std::copy_n(data_.begin() + slot * dim(), dim(), out);
   }
-  void save_locked(Writer& w) const override { w.vec(data_); }
-  size_t memory_locked() const override { return data_.capacity() * sizeof(float); }
+  // Same layout as Writer::vec (u64 count, then the floats).
+  void save_locked(Writer& w) const override { w.array(data_.data(), data_.size()); }
+  size_t memory_locked() const override {
+    return (data_.capacity() + norms_.capacity()) * sizeof(float);
+  }
   std::string describe_locked() const override {
     std::ostringstream s;
     s << "flat(dim=" << dim() << ", metric=" << metric_name(metric()) << ", size=" << ids().live()
@@ -81,7 +188,140 @@ class FlatIndex final : public IndexBase {
   }
 
  private:
-  std::vector<float> data_;  // slots() x dim, row-major
+  void compute_norms(const float* rows, int64_t n, float* out) const {
+    const size_t d = static_cast<size_t>(dim());
+    const DistanceKernels& kern = kernels();
+    for (int64_t i = 0; i < n; ++i) out[i] = kern.dot(rows + i * d, rows + i * d, d);
+  }
+
+  // Offers base rows [begin, end) to `top` for one query, through the SIMD kernels.
+  void scan_rows(const float* query, int64_t begin, int64_t end, TopK& top, float* buf) const {
+    const size_t d = static_cast<size_t>(dim());
+    const DistanceKernels& kern = kernels();
+    const bool l2 = metric() == Metric::kL2;
+    for (int64_t b = begin; b < end; b += kScanBlock) {
+      const int64_t m = std::min(kScanBlock, end - b);
+      const float* rows = data_.data() + b * static_cast<int64_t>(d);
+      // The scan is bound by memory bandwidth, so L2 is computed directly (exact in float)
+      // rather than through the norm expansion.
+      if (l2) {
+        kern.l2sqr_many(query, rows, static_cast<size_t>(m), d, buf);
+      } else {
+        kern.dot_many(query, rows, static_cast<size_t>(m), d, buf);
+        for (int64_t j = 0; j < m; ++j) buf[j] = 1.0f - buf[j];
+      }
+      offer(top, buf, m, b);
+    }
+  }
+
+  void search_scan(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,
+                   float* dists, int64_t* labels) const {
+    const int64_t n = ids().slots();
+    const int64_t bytes = n * dim() * static_cast<int64_t>(sizeof(float));
+    const int64_t useful = std::max<int64_t>(1, q.rows * bytes / kMinScanBytesPerThread);
+    const int threads = resolve_threads(o.num_threads, useful);
+    if (q.rows >= threads) {
+      parallel_chunks(q.rows, threads, [&](int64_t begin, int64_t end, int) {
+        std::vector<float> buf(kScanBlock);
+        TopK top(k_eff);
+        for (int64_t i = begin; i < end; ++i) {
+          scan_rows(q.row(i), 0, n, top, buf.data());
+          top.extract(dists + i * stride, labels + i * stride);
+        }
+      });
+      return;
+    }
+    // Fewer queries than threads: split the base instead; each part keeps its own top-k and
+    // the parts are merged in order (TopK breaks ties by label, so the result does not depend
+    // on the split).
+    for (int64_t i = 0; i < q.rows; ++i) {
+      std::vector<TopK> parts(static_cast<size_t>(threads), TopK(k_eff));
+      parallel_chunks(n, threads, [&](int64_t begin, int64_t end, int worker) {
+        std::vector<float> buf(kScanBlock);
+        scan_rows(q.row(i), begin, end, parts[worker], buf.data());
+      });
+      for (int t = 1; t < threads; ++t) parts[0].merge(parts[t]);
+      parts[0].extract(dists + i * stride, labels + i * stride);
+    }
+  }
+
+  // Offers base rows [xbegin, xend) to tops[0 .. qend - qbegin) for queries [qbegin, qend),
+  // through sgemm. `qnorms` holds ||q||^2 of those queries (L2 only).
+  void blas_block(MatrixView q, int64_t qbegin, int64_t qend, int64_t xbegin, int64_t xend,
+                  const float* qnorms, TopK* tops) const {
+    const int64_t d = dim();
+    const bool l2 = metric() == Metric::kL2;
+    const int64_t nq = qend - qbegin;
+    const int64_t block = std::clamp<int64_t>(
+        kBlasBlockBytes / (d * static_cast<int64_t>(sizeof(float))), kBlasMinBlockRows,
+        kBlasMaxBlockRows);
+    std::vector<float> ip(static_cast<size_t>(kBlasQueryTile * block));
+    // Base blocks outside, query tiles inside: a base block is read from memory once and reused
+    // from cache by every query tile.
+    for (int64_t xb = xbegin; xb < xend; xb += block) {
+      const int64_t nb = std::min(block, xend - xb);
+      const float* x = data_.data() + xb * d;
+      for (int64_t qt = 0; qt < nq; qt += kBlasQueryTile) {
+        const int64_t m = std::min(kBlasQueryTile, nq - qt);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m),
+                    static_cast<int>(nb), static_cast<int>(d), 1.0f, q.row(qbegin + qt),
+                    static_cast<int>(d), x, static_cast<int>(d), 0.0f, ip.data(),
+                    static_cast<int>(nb));
+        for (int64_t i = 0; i < m; ++i) {
+          float* row = ip.data() + i * nb;
+          if (l2) {
+            const float qn = qnorms[qt + i];
+            const float* xn = norms_.data() + xb;
+            // Rounding in the expansion can leave a tiny negative for a near-duplicate.
+            for (int64_t j = 0; j < nb; ++j) row[j] = std::max(0.0f, qn + xn[j] - 2.0f * row[j]);
+          } else {
+            for (int64_t j = 0; j < nb; ++j) row[j] = 1.0f - row[j];
+          }
+          offer(tops[qt + i], row, nb, xb);
+        }
+      }
+    }
+  }
+
+  void search_blas(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,
+                   float* dists, int64_t* labels) const {
+    const int64_t n = ids().slots();
+    const int64_t nq = q.rows;
+    std::vector<float> qnorms(static_cast<size_t>(nq), 0.0f);
+    if (metric() == Metric::kL2) compute_norms(q.data, nq, qnorms.data());
+    const int64_t base_bytes = n * dim() * static_cast<int64_t>(sizeof(float));
+    const int wanted = resolve_threads(o.num_threads, std::numeric_limits<int64_t>::max());
+    // Split the queries when every thread gets at least a full sgemm tile of them, or when the
+    // base is too small to be worth splitting; otherwise split the base, so that a batch of a
+    // few dozen queries against a large base still uses every thread, with full-height tiles.
+    const bool split_base =
+        wanted > 1 && nq < wanted * kBlasQueryTile && base_bytes / kMinScanBytesPerThread >= 2;
+    if (!split_base) {
+      const int threads =
+          resolve_threads(o.num_threads, (nq + kBlasMinQueries - 1) / kBlasMinQueries);
+      parallel_chunks(nq, threads, [&](int64_t begin, int64_t end, int) {
+        std::vector<TopK> tops(static_cast<size_t>(end - begin), TopK(k_eff));
+        blas_block(q, begin, end, 0, n, qnorms.data() + begin, tops.data());
+        for (int64_t i = begin; i < end; ++i)
+          tops[i - begin].extract(dists + i * stride, labels + i * stride);
+      });
+      return;
+    }
+    const int threads = resolve_threads(o.num_threads, base_bytes / kMinScanBytesPerThread);
+    std::vector<std::vector<TopK>> parts(static_cast<size_t>(threads));
+    parallel_chunks(n, threads, [&](int64_t begin, int64_t end, int worker) {
+      parts[worker].assign(static_cast<size_t>(nq), TopK(k_eff));
+      blas_block(q, 0, nq, begin, end, qnorms.data(), parts[worker].data());
+    });
+    for (int64_t i = 0; i < nq; ++i) {
+      for (size_t t = 1; t < parts.size(); ++t)
+        if (!parts[t].empty()) parts[0][i].merge(parts[t][i]);
+      parts[0][i].extract(dists + i * stride, labels + i * stride);
+    }
+  }
+
+  VectorStore data_;          // slots() x dim, row-major
+  std::vector<float> norms_;  // L2 only: ||x||^2 per slot, for the sgemm path
 };
 
 }  // namespace
@@ -96,11 +336,19 @@ Result<std::unique_ptr<IndexImpl>> load_flat(Reader& r, int64_t dim, Metric metr
     return r.status();
   }
   auto index = std::make_unique<FlatIndex>(dim, metric, std::move(ids));
-  if (!r.vec(&index->data(), "flat vectors")) return r.status();
-  if (index->data().size() != static_cast<size_t>(index->size() * dim)) {
+  // Reader::vec reads only into a std::vector<float>; this is the same format, read directly
+  // into the huge-page store.
+  uint64_t count = 0;
+  if (!r.pod(&count, "flat vectors")) return r.status();
+  if (count != static_cast<uint64_t>(index->size() * dim)) {
     r.corrupt("flat vector count does not match the id map");
     return r.status();
   }
+  const char* bytes = r.view(count * sizeof(float), "flat vectors");
+  if (bytes == nullptr) return r.status();
+  index->data().resize(count);
+  std::memcpy(index->data().data(), bytes, count * sizeof(float));
+  index->rebuild_norms();
   return std::unique_ptr<IndexImpl>(std::move(index));
 }
 
