@@ -1,0 +1,112 @@
+// Disk tier of the embedding cache: RocksDB holding one record (record.h) per 16-byte key.
+//
+// Two column families:
+//  - "default": key (16 bytes: lo then hi, little-endian) -> record. Point lookups go through
+//    bloom filters (10 bits/key) and a block cache; values are not compressed (float bits do not
+//    compress and it costs CPU on every hit). A compaction filter drops records whose expires-at
+//    has passed, so expired data does not linger on disk.
+//  - "by_age": only with a capacity bound: big-endian sequence number + key -> "" (so iteration
+//    order = write order). A write reads the old record (bloom-filtered) to drop its old age
+//    entry, and when the count exceeds the bound the oldest age entries and their records are
+//    deleted in the same kind of batch. The count is recovered at open by scanning "by_age".
+//    Capacity writes are serialised by a mutex; other writes go straight to RocksDB, whose write
+//    thread group-commits concurrent batches.
+#pragma once
+
+#include <rocksdb/options.h>
+#include <rocksdb/status.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/record.h"
+#include "vecperf/cache.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace vecperf::internal {
+
+/// The RocksDB options the disk tier uses (also used by the benchmark's raw-RocksDB baseline):
+/// bloom filter 10 bits/key, LRU block cache of `block_cache_bytes`, no compression, WAL on.
+rocksdb::Options disk_rocksdb_options(uint64_t block_cache_bytes, uint64_t write_buffer_bytes);
+
+/// RocksDB status -> vecperf Status ("lock" errors -> kUnavailable), prefixed with `context`.
+Status from_rocksdb(const rocksdb::Status& status, std::string_view context);
+
+struct DiskTierOptions {
+  std::string path;
+  uint64_t block_cache_bytes = 0;
+  uint64_t write_buffer_bytes = 0;
+  bool sync = false;
+  uint64_t max_entries = 0;  // 0 = unbounded
+  std::function<int64_t()> clock;
+};
+
+/// One record to write: the tier fills in the sequence number and encodes it.
+struct DiskWrite {
+  CacheKey key;
+  RecordHeader header;
+  const void* vector = nullptr;
+  size_t vector_bytes = 0;
+};
+
+/// Thread-safety: all methods may be called concurrently.
+class DiskTier {
+ public:
+  static Result<std::unique_ptr<DiskTier>> open(const DiskTierOptions& options);
+  ~DiskTier();
+  DiskTier(const DiskTier&) = delete;
+  DiskTier& operator=(const DiskTier&) = delete;
+
+  /// Batched point lookup: calls on_value(i, raw record bytes) for each found keys[i]; the bytes
+  /// are valid only during the call.
+  Status multi_get(std::span<const CacheKey> keys,
+                   const std::function<void(size_t, std::string_view)>& on_value);
+
+  /// Writes all records in one atomic batch (plus capacity bookkeeping and eviction).
+  Status write(std::span<DiskWrite> writes);
+
+  /// Stores raw bytes under a key, bypassing encoding and bookkeeping (tests use it to plant
+  /// corrupt or foreign records).
+  Status write_raw(const CacheKey& key, std::string_view value);
+
+  /// Fsyncs the WAL.
+  Status flush();
+  /// Runs a full compaction of the records (tests use it to check TTL dropping).
+  Status compact();
+
+  uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
+  uint64_t bytes() const;
+  uint64_t entries() const;
+
+ private:
+  DiskTier() = default;
+  Status evict_locked(rocksdb::WriteOptions& wo);
+
+  DiskTierOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* records_ = nullptr;
+  rocksdb::ColumnFamilyHandle* by_age_ = nullptr;
+  std::unique_ptr<rocksdb::CompactionFilter> ttl_filter_;
+  std::mutex capacity_mu_;
+  uint64_t count_ = 0;        // age entries; guarded by capacity_mu_
+  uint64_t next_seq_ = 1;     // guarded by capacity_mu_
+  uint64_t evict_floor_ = 0;  // every age entry below this seq is deleted; guarded by capacity_mu_
+  std::atomic<uint64_t> evictions_{0};
+};
+
+/// The disk tier of a cache opened by EmbeddingCache::open, or null without one (tests use it to
+/// plant records and force compactions).
+DiskTier* disk_tier_for_testing(EmbeddingCache* cache);
+
+}  // namespace vecperf::internal
