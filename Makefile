@@ -9,7 +9,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian 12 packages the build and the tests need.
 DEBIAN_PACKAGES := build-essential cmake pkg-config libfaiss-dev libhnswlib-dev libxxhash-dev \
-  libopenblas-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libopenblas-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev
 
 .PHONY: deps configure build demo test tsan-test asan-test bench install clean
 
