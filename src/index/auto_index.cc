@@ -20,6 +20,7 @@
 
 #include "common/rw_lock.h"
 #include "index/index_base.h"
+#include "index/options_codec.h"
 #include "index/plan_rules.h"
 
 namespace vecperf::internal {
@@ -111,18 +112,8 @@ class AutoIndex final : public IndexImpl {
     w.pod<int64_t>(o.flat_max);
     w.pod<int64_t>(o.ivf_max);
     w.pod<double>(o.target_recall);
-    w.pod<int32_t>(o.ivf.nlist);
-    w.pod<int32_t>(o.ivf.nprobe);
-    w.pod<int32_t>(static_cast<int32_t>(o.ivf.encoding));
-    w.pod<int32_t>(o.ivf.pq_m);
-    w.pod<int32_t>(o.ivf.rerank);
-    w.pod<int64_t>(o.ivf.train_threshold);
-    w.pod<int64_t>(o.ivf.max_train_samples);
-    w.pod<uint64_t>(o.ivf.seed);
-    w.pod<int32_t>(o.hnsw.M);
-    w.pod<int32_t>(o.hnsw.ef_construction);
-    w.pod<int32_t>(o.hnsw.ef_search);
-    w.pod<uint64_t>(o.hnsw.seed);
+    write_options(w, o.ivf);
+    write_options(w, o.hnsw);
     w.pod<uint32_t>(static_cast<uint32_t>(inner_->kind()));
     inner_->write_payload(w);
   }
@@ -217,30 +208,14 @@ Result<std::unique_ptr<IndexImpl>> new_auto(int64_t dim, Metric metric,
 
 Result<std::unique_ptr<IndexImpl>> load_auto(Reader& r) {
   AutoOptions o;
-  int32_t encoding = 0;
   uint32_t inner_kind = 0;
   r.pod(&o.flat_max, "auto flat_max");
   r.pod(&o.ivf_max, "auto ivf_max");
   r.pod(&o.target_recall, "auto target_recall");
-  r.pod(&o.ivf.nlist, "auto ivf.nlist");
-  r.pod(&o.ivf.nprobe, "auto ivf.nprobe");
-  r.pod(&encoding, "auto ivf.encoding");
-  r.pod(&o.ivf.pq_m, "auto ivf.pq_m");
-  r.pod(&o.ivf.rerank, "auto ivf.rerank");
-  r.pod(&o.ivf.train_threshold, "auto ivf.train_threshold");
-  r.pod(&o.ivf.max_train_samples, "auto ivf.max_train_samples");
-  r.pod(&o.ivf.seed, "auto ivf.seed");
-  r.pod(&o.hnsw.M, "auto hnsw.M");
-  r.pod(&o.hnsw.ef_construction, "auto hnsw.ef_construction");
-  r.pod(&o.hnsw.ef_search, "auto hnsw.ef_search");
-  r.pod(&o.hnsw.seed, "auto hnsw.seed");
+  read_options(r, &o.ivf);
+  read_options(r, &o.hnsw);
   r.pod(&inner_kind, "auto inner kind");
   if (!r.status().ok()) return r.status();
-  if (encoding < 0 || encoding > static_cast<int32_t>(IvfEncoding::kPQ)) {
-    r.corrupt("auto index names unknown IVF encoding " + std::to_string(encoding));
-    return r.status();
-  }
-  o.ivf.encoding = static_cast<IvfEncoding>(encoding);
   if (inner_kind < static_cast<uint32_t>(IndexKind::kFlat) ||
       inner_kind > static_cast<uint32_t>(IndexKind::kHnsw)) {
     r.corrupt("auto index stage has kind " + std::to_string(inner_kind) +

@@ -39,6 +39,7 @@
 #include "common/parallel.h"
 #include "distance/distance.h"
 #include "index/index_base.h"
+#include "index/options_codec.h"
 
 namespace vecperf::internal {
 namespace {
@@ -203,10 +204,7 @@ class HnswIndex final : public IndexBase {
   void save_locked(Writer& w) const override {
     const Graph& g = *graph_;
     const size_t n = g.cur_element_count;
-    w.pod<uint32_t>(static_cast<uint32_t>(options_.M));
-    w.pod<uint32_t>(static_cast<uint32_t>(options_.ef_construction));
-    w.pod<uint32_t>(static_cast<uint32_t>(options_.ef_search));
-    w.pod<uint64_t>(options_.seed);
+    write_options(w, options_);
     w.pod<uint64_t>(n);
     w.pod<int32_t>(n == 0 ? -1 : g.maxlevel_);
     w.pod<uint32_t>(n == 0 ? kNoNode : g.enterpoint_node_);
@@ -717,23 +715,24 @@ Result<std::unique_ptr<IndexImpl>> new_hnsw(int64_t dim, Metric metric, const Hn
 }
 
 Result<std::unique_ptr<IndexImpl>> load_hnsw(Reader& r, int64_t dim, Metric metric, IdMap ids) {
-  uint32_t m = 0, ef_construction = 0, ef_search = 0, entry = 0;
-  uint64_t seed = 0, n = 0;
+  HnswOptions options;
+  uint32_t entry = 0;
+  uint64_t n = 0;
   int32_t max_level = 0;
-  r.pod(&m, "hnsw M");
-  r.pod(&ef_construction, "hnsw ef_construction");
-  r.pod(&ef_search, "hnsw ef_search");
-  r.pod(&seed, "hnsw seed");
+  read_options(r, &options);
   r.pod(&n, "hnsw node count");
   r.pod(&max_level, "hnsw max level");
   r.pod(&entry, "hnsw entry point");
   if (!r.status().ok()) return r.status();
-  if (m < 2 || m > 256 || ef_construction < 1 || ef_construction > INT_MAX || ef_search < 1 ||
-      ef_search > INT_MAX) {
-    fail(r, "parameters out of range (M=" + std::to_string(m) + ", ef_construction=" +
-                std::to_string(ef_construction) + ", ef_search=" + std::to_string(ef_search) + ")");
+  IndexOptions check;
+  check.kind = IndexKind::kHnsw;
+  check.dim = dim;
+  check.hnsw = options;
+  if (Status s = check.validate(); !s.ok()) {
+    fail(r, "parameters out of range: " + std::string(s.message()));
     return r.status();
   }
+  const uint32_t m = static_cast<uint32_t>(options.M);
   if (n != static_cast<uint64_t>(ids.slots()) || n > kMaxNodes) {
     fail(r, std::to_string(n) + " nodes for " + std::to_string(ids.slots()) + " id map slots");
     return r.status();
@@ -818,11 +817,6 @@ Result<std::unique_ptr<IndexImpl>> load_hnsw(Reader& r, int64_t dim, Metric metr
     }
   }
 
-  HnswOptions options;
-  options.M = static_cast<int>(m);
-  options.ef_construction = static_cast<int>(ef_construction);
-  options.ef_search = static_cast<int>(ef_search);
-  options.seed = seed;
   auto index = std::make_unique<HnswIndex>(dim, metric, options, std::move(ids));
   VECPERF_RETURN_IF_ERROR(index->init(std::max<size_t>(n, kInitialCapacity)));
   index->fill(vectors, levels, deleted, counts, links, max_level, entry);

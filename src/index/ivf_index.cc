@@ -45,6 +45,7 @@
 #include "common/parallel.h"
 #include "distance/distance.h"
 #include "index/index_base.h"
+#include "index/options_codec.h"
 #include "index/topk.h"
 
 namespace vecperf::internal {
@@ -167,14 +168,7 @@ class IvfIndex final : public IndexBase {
   // ---- persistence (the loader fills these through load()) ----
   void save_locked(Writer& w) const override {
     w.pod<uint32_t>(kIvfPayloadVersion);
-    w.pod<int32_t>(opt_.nlist);
-    w.pod<int32_t>(opt_.nprobe);
-    w.pod<int32_t>(static_cast<int32_t>(opt_.encoding));
-    w.pod<int32_t>(opt_.pq_m);
-    w.pod<int32_t>(opt_.rerank);
-    w.pod<int64_t>(opt_.train_threshold);
-    w.pod<int64_t>(opt_.max_train_samples);
-    w.pod<uint64_t>(opt_.seed);
+    write_options(w, opt_);
     w.pod<uint8_t>(ivf_ ? 1 : 0);
     if (!ivf_) {
       w.vec(buffer_);
@@ -197,29 +191,16 @@ class IvfIndex final : public IndexBase {
   static Result<std::unique_ptr<IndexImpl>> load(Reader& r, int64_t dim, Metric metric,
                                                  IdMap ids) {
     uint32_t version = 0;
-    int32_t nlist = 0, nprobe = 0, encoding = 0, pq_m = 0, rerank = 0;
     IvfOptions o;
     uint8_t trained = 0;
     r.pod(&version, "ivf payload version");
-    r.pod(&nlist, "ivf nlist");
-    r.pod(&nprobe, "ivf nprobe");
-    r.pod(&encoding, "ivf encoding");
-    r.pod(&pq_m, "ivf pq_m");
-    r.pod(&rerank, "ivf rerank");
-    r.pod(&o.train_threshold, "ivf train threshold");
-    r.pod(&o.max_train_samples, "ivf max train samples");
-    r.pod(&o.seed, "ivf seed");
-    r.pod(&trained, "ivf trained flag");
-    if (!r.status().ok()) return r.status();
-    if (version != kIvfPayloadVersion) {
+    if (r.status().ok() && version != kIvfPayloadVersion) {
       r.corrupt("unknown ivf payload version " + std::to_string(version));
       return r.status();
     }
-    o.nlist = nlist;
-    o.nprobe = nprobe;
-    o.encoding = static_cast<IvfEncoding>(encoding);
-    o.pq_m = pq_m;
-    o.rerank = rerank;
+    read_options(r, &o);
+    r.pod(&trained, "ivf trained flag");
+    if (!r.status().ok()) return r.status();
     IndexOptions check;
     check.kind = IndexKind::kIvf;
     check.dim = dim;
