@@ -1,0 +1,43 @@
+// Plans, builds, searches, saves and reloads an index through the installed headers only.
+#include <vecperf/cache.h>
+#include <vecperf/factory.h>
+#include <vecperf/index.h>
+
+#include <cstdio>
+#include <vector>
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: package_check <scratch file>\n");
+    return 2;
+  }
+  vecperf::Workload w;
+  w.expected_size = 1000;
+  w.dim = 8;
+  auto plan = vecperf::plan(w);
+  if (!plan.ok()) return std::fprintf(stderr, "%s\n", plan.status().to_string().c_str()), 1;
+  auto index = vecperf::make_index(*plan);
+  if (!index.ok()) return std::fprintf(stderr, "%s\n", index.status().to_string().c_str()), 1;
+
+  std::vector<float> data(1000 * 8);
+  std::vector<int64_t> ids(1000);
+  for (int i = 0; i < 1000; ++i) {
+    ids[i] = 10 * i;
+    data[i * 8] = float(i);  // makes every row distinct
+    for (int j = 1; j < 8; ++j) data[i * 8 + j] = float((i * 31 + j * 7) % 97);
+  }
+  if (!(*index)->add(ids, {data.data(), 1000, 8}).ok()) return 1;
+  if (!(*index)->save(argv[1]).ok()) return 1;
+  auto loaded = vecperf::load(argv[1]);
+  if (!loaded.ok()) return 1;
+
+  vecperf::SearchOptions opts;
+  opts.k = 1;
+  float dist = -1;
+  int64_t found = -1;
+  if (!(*loaded)->search({data.data() + 123 * 8, 1, 8}, opts, {&dist, &found}).ok()) return 1;
+  const auto key = vecperf::cache_key("model", "text");
+  std::printf("plan=%s found=%lld dist=%g key=%s\n", vecperf::index_kind_name(plan->options.kind),
+              static_cast<long long>(found), dist, key.to_hex().c_str());
+  return found == 1230 && dist == 0.0f ? 0 : 1;
+}
