@@ -109,6 +109,7 @@ class ReaderBridge : public faiss::IOReader {
   size_t operator()(void* ptr, size_t size, size_t nitems) override {
     if (size == 0) return nitems;
     const size_t avail = std::min(nitems, (size_ - pos_) / size);
+    if (avail == 0) return 0;  // FAISS reads empty vectors into a null pointer
     std::memcpy(ptr, data_ + pos_, avail * size);
     pos_ += avail * size;
     return avail;
