@@ -13,7 +13,6 @@
 // waits on anyone else, so there is no hang and no wait cycle.
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -44,11 +43,18 @@ uint64_t now_ns() {
                                    .count());
 }
 
+// A float is infinite or NaN exactly when its exponent bits are all ones; adding one to the
+// exponent then carries into the sign bit. Branch-free and OR-reduced so that the compiler
+// vectorises it: the early-exit std::isfinite loop it replaces ran one float at a time and was
+// all of put_many's own time in a profile of disk puts (a few percent of the put).
 bool all_finite(const float* v, size_t n) {
+  uint32_t overflow = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(v[i])) return false;
+    uint32_t bits;
+    std::memcpy(&bits, v + i, sizeof(bits));
+    overflow |= (bits & 0x7f800000u) + 0x00800000u;
   }
-  return true;
+  return (overflow & 0x80000000u) == 0;
 }
 
 // Turns exceptions from the standard library (allocation) or a caller's embed function into a
@@ -315,7 +321,7 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
     if (disk_ && !misses.empty()) {
       std::vector<CacheKey> miss_keys(misses.size());
       for (size_t m = 0; m < misses.size(); ++m) miss_keys[m] = keys[misses[m]];
-      std::vector<std::byte> promoted(row_bytes_);
+      std::vector<std::byte> promoted;  // sized only if a record's dtype differs from the cache's
       VECPERF_RETURN_IF_ERROR(disk_->multi_get(miss_keys, [&](size_t m, std::string_view value) {
         RecordHeader h;
         std::string_view vec;
@@ -333,6 +339,7 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
           if (h.dtype == dtype_) {
             ram_->put(keys[i], vec.data(), vec.size(), h.expires_at);
           } else {
+            promoted.resize(row_bytes_);
             encode_row(row(i), promoted.data());
             ram_->put(keys[i], promoted.data(), promoted.size(), h.expires_at);
           }

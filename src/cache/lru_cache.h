@@ -6,6 +6,9 @@
 // the key's high 32 bits and the map hashes the low 64, so the two choices are independent.
 // Values are copied out under the shard lock through a callback: an embedding is a few KiB, so a
 // copy is cheaper than reference counting every hit, and nothing can observe an evicted buffer.
+// A put on a full shard reuses the evicted entry's map node, and the evicted value buffer becomes
+// the putting thread's spare for its next put of the same size (see lru_cache.cc), so promoting
+// disk hits into a full cache neither allocates nor frees in the steady state.
 #pragma once
 
 #include <atomic>
@@ -42,6 +45,8 @@ class LruCache {
   /// Inserts or replaces `key` as the most recent entry of its shard, evicting least recent ones
   /// to stay within budget. `expires_at` (seconds, 0 = never) is checked by get. Returns false,
   /// storing nothing (and dropping any older value), if the entry alone exceeds a shard's budget.
+  /// The calling thread may keep the displaced value's buffer (one, up to 64 KiB) for its next
+  /// put; that buffer is not charged to the budget.
   bool put(const CacheKey& key, const void* data, size_t size, int64_t expires_at);
 
   /// If `key` is present and not expired at `now`, marks it most recent, calls
@@ -69,7 +74,7 @@ class LruCache {
 
   uint64_t bytes() const;
   uint64_t entries() const;
-  uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
+  uint64_t evictions() const;
   int shard_count() const { return static_cast<int>(shards_.size()); }
   int shard_of(const CacheKey& key) const {
     return static_cast<int>((key.hi >> 32) % shards_.size());
@@ -94,6 +99,9 @@ class LruCache {
     uint64_t used = 0;
     std::atomic<uint64_t> used_relaxed{0};  // mirror of `used` for lock-free stats readers
     std::atomic<uint64_t> entries_relaxed{0};
+    // Per shard rather than one counter for the cache: on a full cache every put evicts, and a
+    // shared atomic would bounce its cache line between the threads that put.
+    std::atomic<uint64_t> evictions_relaxed{0};
   };
 
   Shard& shard(const CacheKey& key) { return *shards_[shard_of(key)]; }
@@ -112,7 +120,6 @@ class LruCache {
 
   uint64_t shard_budget_;
   std::vector<std::unique_ptr<Shard>> shards_;
-  std::atomic<uint64_t> evictions_{0};
 };
 
 }  // namespace vecperf::internal

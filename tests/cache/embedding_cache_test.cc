@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <memory>
 
 #include "cache/cache_key.h"
@@ -79,6 +80,35 @@ TEST(EmbeddingCacheTest, HugeTextWorks) {
   EXPECT_TRUE(has_exact(c.get(), big));
   big[12345] = 'c';
   EXPECT_FALSE(has_exact(c.get(), big));
+}
+
+// put_many's finiteness check is a branch-free bit test over the whole matrix: every kind of
+// non-finite value, in any row and at any position, must be refused (and nothing stored),
+// while extreme finite values (largest, smallest subnormal, negative zero) are accepted.
+TEST(EmbeddingCacheTest, RejectsEveryNonFiniteValueAcceptsEveryFiniteOne) {
+  auto c = open_ok(ram_options());
+  ASSERT_TRUE(c);
+  const std::vector<std::string> texts = {"r0", "r1", "r2"};
+  const float inf = std::numeric_limits<float>::infinity();
+  const float bad[] = {inf, -inf, std::nanf(""), -std::nanf(""),
+                       std::numeric_limits<float>::signaling_NaN()};
+  for (float value : bad) {
+    for (size_t pos : {size_t{0}, size_t{5}, size_t{8}, size_t{13}, size_t{23}}) {
+      std::vector<float> rows(3 * 8, 0.25f);
+      rows[pos] = value;
+      EXPECT_EQ(c->put_many(views(texts), MatrixView{rows.data(), 3, 8}).code(),
+                StatusCode::kInvalidArgument)
+          << value << " at " << pos;
+    }
+  }
+  EXPECT_EQ(c->stats().ram.entries, 0u);
+  std::vector<float> edge(3 * 8, 1.0f);
+  edge[0] = std::numeric_limits<float>::max();
+  edge[7] = std::numeric_limits<float>::lowest();
+  edge[9] = std::numeric_limits<float>::denorm_min();
+  edge[23] = -0.0f;
+  EXPECT_TRUE(c->put_many(views(texts), MatrixView{edge.data(), 3, 8}).ok());
+  EXPECT_EQ(c->stats().ram.entries, 3u);
 }
 
 TEST(EmbeddingCacheTest, RejectsBadArguments) {

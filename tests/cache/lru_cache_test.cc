@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstring>
 #include <list>
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace vecperf::internal {
@@ -132,6 +135,74 @@ TEST(LruCacheTest, OversizedEntryIsRejectedAndDropsTheOldValue) {
   EXPECT_FALSE(cache.put(key_of(1), big.data(), big.size(), 0));
   EXPECT_FALSE(cache.get(key_of(1), 0, [](const std::byte*, size_t) {}));
   EXPECT_EQ(cache.bytes(), 0u);
+}
+
+// A full cache hands each evicted node and value buffer to the next put (the buffer via a
+// per-thread spare shared by every LruCache). Two caches written in turn from one thread, with
+// values that mostly share a size, must each still return exactly their own latest values.
+TEST(LruCacheTest, RecycledBuffersHoldOnlyTheirOwnValues) {
+  constexpr size_t kSize = 64;
+  constexpr uint64_t kFit = 8;
+  LruCache a(LruCache::charge(kSize) * kFit, 1), b(LruCache::charge(kSize) * kFit, 1);
+  ReferenceLru ref_a(LruCache::charge(kSize) * kFit), ref_b(LruCache::charge(kSize) * kFit);
+  for (uint64_t step = 0; step < 2000; ++step) {
+    LruCache& cache = step % 2 ? a : b;
+    ReferenceLru& ref = step % 2 ? ref_a : ref_b;
+    // Every seventh value is one byte shorter, so the spare's size sometimes does not match.
+    const std::string v = value_of(step, step % 7 == 0 ? kSize - 1 : kSize, step);
+    ASSERT_TRUE(cache.put(key_of(step), v.data(), v.size(), 0));
+    ref.put(step, v);
+    for (uint64_t k = step >= 2 * kFit ? step - 2 * kFit : 0; k <= step; ++k) {
+      std::string got;
+      const bool hit = cache.get(key_of(k), 0, [&](const std::byte* d, size_t n) {
+        got.assign(reinterpret_cast<const char*>(d), n);
+      });
+      const std::optional<std::string> want = ref.get(k);
+      ASSERT_EQ(hit, want.has_value()) << "step " << step << " key " << k;
+      if (hit) {
+        ASSERT_EQ(got, *want) << "step " << step << " key " << k;
+      }
+    }
+    ASSERT_EQ(cache.keys_by_recency(0), ref.keys()) << "step " << step;
+  }
+  EXPECT_EQ(a.evictions(), ref_a.evictions());
+  EXPECT_EQ(b.evictions(), ref_b.evictions());
+}
+
+// Two threads fill a small cache so that every put evicts: buffers and nodes move between the
+// threads through the shards. Every hit must return the value written for that key (each value
+// is a function of its key), and the budget and counters must add up. Run under TSan in CI.
+TEST(LruCacheTest, ConcurrentEvictingPutsKeepValuesIntact) {
+  constexpr size_t kSize = 256;
+  constexpr uint64_t kPerThread = 20000;
+  const uint64_t budget = LruCache::charge(kSize) * 64;
+  LruCache cache(budget, 4);
+  std::atomic<uint64_t> bad{0}, hits{0};
+  auto body = [&](uint64_t t) {
+    std::mt19937_64 rng(t + 1);
+    for (uint64_t i = 0; i < kPerThread; ++i) {
+      const uint64_t k = t * kPerThread + i;
+      const std::string v = value_of(k, kSize, 0);
+      cache.put(key_of(k), v.data(), v.size(), 0);
+      // Probe a recent key of either thread.
+      const uint64_t probe = (rng() % 2) * kPerThread + (i >= 16 ? i - rng() % 16 : 0);
+      const std::string want = value_of(probe, kSize, 0);
+      cache.get(key_of(probe), 0, [&](const std::byte* d, size_t n) {
+        hits.fetch_add(1, std::memory_order_relaxed);
+        if (n != kSize || std::memcmp(d, want.data(), n) != 0) {
+          bad.fetch_add(1, std::memory_order_relaxed);
+        }
+      });
+    }
+  };
+  std::thread other(body, 1);
+  body(0);
+  other.join();
+  EXPECT_EQ(bad.load(), 0u);
+  EXPECT_GT(hits.load(), 0u);
+  EXPECT_LE(cache.bytes(), budget);
+  EXPECT_EQ(cache.bytes(), cache.entries() * LruCache::charge(kSize));
+  EXPECT_EQ(cache.evictions(), 2 * kPerThread - cache.entries());
 }
 
 TEST(LruCacheTest, ExpiredEntriesAreMissesAndRemoved) {
