@@ -1,0 +1,395 @@
+// vecperf.Index, vecperf.Plan, vecperf.plan() and vecperf.load(): conversions around the C++
+// Index API. The GIL is released around every call that takes the index's lock, not only the
+// vector-touching ones: an auto index reports migration progress to Python from inside add(),
+// so a thread holding the GIL while waiting for that lock would deadlock with it.
+#include <pybind11/stl/filesystem.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "convert.h"
+#include "vecperf/factory.h"
+#include "vecperf/index.h"
+#include "vecperf/options.h"
+
+namespace vecperf::python {
+namespace {
+
+using namespace pybind11::literals;
+
+/// The Python object behind vecperf.Index.
+struct PyIndex {
+  std::unique_ptr<Index> index;
+  int64_t dim = 0;
+  /// First id add() assigns when called without ids: 0 for a new index, size() for a loaded one,
+  /// then past every id added through this object.
+  int64_t next_id = 0;
+};
+
+PyIndex wrap(std::unique_ptr<Index> index, int64_t next_id) {
+  const int64_t dim = index->dim();
+  return PyIndex{std::move(index), dim, next_id};
+}
+
+// ----- construction parameters: one visitor per backend names every field once -------------
+
+template <typename Ivf, typename F>
+void visit_ivf(Ivf& o, F& f) {
+  f("nlist", o.nlist);
+  f("nprobe", o.nprobe);
+  f("encoding", o.encoding);
+  f("pq_m", o.pq_m);
+  f("rerank", o.rerank);
+  f("train_threshold", o.train_threshold);
+  f("max_train_samples", o.max_train_samples);
+  f("seed", o.seed);
+}
+
+template <typename Hnsw, typename F>
+void visit_hnsw(Hnsw& o, F& f) {
+  f("M", o.M);
+  f("ef_construction", o.ef_construction);
+  f("ef_search", o.ef_search);
+  f("seed", o.seed);
+}
+
+/// Visits the parameters `kind` accepts. kAuto: its thresholds plus the IVF and HNSW parameters
+/// of the stages it migrates to ("seed" sets both).
+template <typename Options, typename F>
+void visit_params(Options& o, F& f) {
+  switch (o.kind) {
+    case IndexKind::kFlat: break;
+    case IndexKind::kIvf: visit_ivf(o.ivf, f); break;
+    case IndexKind::kHnsw: visit_hnsw(o.hnsw, f); break;
+    case IndexKind::kAuto:
+      f("flat_max", o.auto_index.flat_max);
+      f("ivf_max", o.auto_index.ivf_max);
+      f("target_recall", o.auto_index.target_recall);
+      visit_ivf(o.auto_index.ivf, f);
+      visit_hnsw(o.auto_index.hnsw, f);
+      break;
+  }
+}
+
+IvfEncoding parse_encoding(py::object value) {
+  const std::string name = py::cast<std::string>(value);
+  for (IvfEncoding e : {IvfEncoding::kFlat, IvfEncoding::kSQ8, IvfEncoding::kSQ4, IvfEncoding::kPQ}) {
+    if (name == ivf_encoding_name(e)) return e;
+  }
+  throw py::value_error("encoding: unknown encoding '" + name + "'; expected flat, sq8, sq4 or pq");
+}
+
+/// Sets the field named `name` from a Python value; `matched` tells whether the kind has it.
+struct ParamSetter {
+  const std::string& name;
+  py::object value;
+  bool matched = false;
+
+  template <typename T>
+  void operator()(const char* field, T& target) {
+    if (name != field) return;
+    matched = true;
+    try {
+      if constexpr (std::is_same_v<T, IvfEncoding>) {
+        target = parse_encoding(value);
+      } else {
+        // Refuse bool and (for integer fields) float, which pybind11 would otherwise accept.
+        if (PyBool_Check(value.ptr()) || (std::is_integral_v<T> && !PyLong_Check(value.ptr()))) {
+          throw py::cast_error();
+        }
+        target = py::cast<T>(value);
+      }
+    } catch (const py::cast_error&) {
+      throw py::type_error(name + ": expected " +
+                           (std::is_same_v<T, IvfEncoding> ? "a str"
+                            : std::is_integral_v<T>       ? "an int in range"
+                                                          : "a number") +
+                           ", got " + std::string(py::repr(value)));
+    }
+  }
+};
+
+struct ParamNames {
+  std::string list;
+  template <typename T>
+  void operator()(const char* field, const T&) {
+    if (list.find(std::string(" ") + field + ",") != std::string::npos) return;
+    list += std::string(" ") + field + ",";
+  }
+};
+
+struct ParamReader {
+  py::dict params;
+  template <typename T>
+  void operator()(const char* field, const T& value) {
+    if constexpr (std::is_same_v<T, IvfEncoding>) {
+      params[field] = ivf_encoding_name(value);
+    } else {
+      params[field] = value;
+    }
+  }
+};
+
+void apply_params(IndexOptions& o, const py::kwargs& params) {
+  for (auto [key, value] : params) {
+    const std::string name = py::cast<std::string>(key);
+    ParamSetter setter{name, py::reinterpret_borrow<py::object>(value)};
+    visit_params(o, setter);
+    if (!setter.matched) {
+      ParamNames names;
+      visit_params(o, names);
+      throw py::type_error("unexpected parameter '" + name + "' for kind '" +
+                           index_kind_name(o.kind) + "'; accepted:" +
+                           (names.list.empty() ? std::string(" none") : names.list));
+    }
+  }
+}
+
+py::dict params_of(const IndexOptions& o) {
+  ParamReader reader;
+  visit_params(o, reader);
+  return reader.params;
+}
+
+PyIndex make(int64_t dim, const std::string& metric, const std::string& kind, py::object progress,
+             const py::kwargs& params) {
+  IndexOptions o;
+  o.dim = dim;
+  o.metric = value_or_throw(parse_metric(metric));
+  o.kind = value_or_throw(parse_index_kind(kind));
+  apply_params(o, params);
+  if (!progress.is_none()) {
+    if (o.kind != IndexKind::kAuto) {
+      throw py::value_error("progress: only kind='auto' has long operations to report (migrations)");
+    }
+    o.auto_index.on_progress = to_progress(resolve_progress(progress, "vecperf: migrating index"));
+  }
+  return wrap(value_or_throw(make_index(o)), 0);
+}
+
+// ----- operations ----------------------------------------------------------------------------
+
+py::array add(PyIndex& self, py::object vectors, py::object ids) {
+  Matrix v = to_matrix(vectors, self.dim, "vectors");
+  if (ids.is_none()) {
+    // Reserved with no Python code between the read and the write (Python code may switch
+    // threads), so concurrent implicit adds get disjoint ranges.
+    const int64_t first = self.next_id;
+    self.next_id += v.view.rows;
+    ids = py::module_::import("numpy").attr("arange")(first, first + v.view.rows, "dtype"_a = "int64");
+  }
+  Ids i = to_ids(ids, "ids");
+  Status status;
+  {
+    py::gil_scoped_release release;
+    status = self.index->add(i.span, v.view);
+  }
+  throw_if_error(status);
+  if (!i.span.empty()) {
+    const auto largest = py::cast<int64_t>(i.owner.attr("max")());
+    const int64_t after_largest = largest < INT64_MAX ? largest + 1 : largest;
+    self.next_id = std::max(self.next_id, after_largest);  // no Python code in between
+  }
+  return i.owner;
+}
+
+/// An optional per-call knob: None means 0, the index default.
+int knob(py::object value, const char* name) {
+  return value.is_none() ? 0 : cast_arg<int>(value, name);
+}
+
+py::tuple search(const PyIndex& self, py::object queries, int k, py::object nprobe,
+                 py::object ef_search, py::object rerank, int num_threads) {
+  Matrix q = to_matrix(queries, self.dim, "queries");
+  // Checked here, not only by the index, because the output arrays are allocated first.
+  if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
+  SearchOptions options{k, knob(nprobe, "nprobe"), knob(ef_search, "ef_search"),
+                        knob(rerank, "rerank"), num_threads};
+  py::array_t<float> distances({q.view.rows, int64_t{k}});
+  py::array_t<int64_t> ids({q.view.rows, int64_t{k}});
+  SearchResults results{distances.mutable_data(), ids.mutable_data()};
+  Status status;
+  {
+    py::gil_scoped_release release;
+    status = self.index->search(q.view, options, results);
+  }
+  throw_if_error(status);
+  return py::make_tuple(distances, ids);
+}
+
+void remove(PyIndex& self, py::object ids) {
+  Ids i = to_ids(ids, "ids");
+  Status status;
+  {
+    py::gil_scoped_release release;
+    status = self.index->remove(i.span);
+  }
+  throw_if_error(status);
+}
+
+py::array_t<float> get_vector(const PyIndex& self, int64_t id) {
+  py::array_t<float> out(self.dim);
+  float* data = out.mutable_data();
+  Status status;
+  {
+    py::gil_scoped_release release;
+    status = self.index->get_vector(id, data);
+  }
+  throw_if_error(status);
+  return out;
+}
+
+PyIndex load_index(const std::filesystem::path& path) {
+  Result<std::unique_ptr<Index>> index = [&] {
+    py::gil_scoped_release release;
+    return load(path.string());
+  }();
+  std::unique_ptr<Index> loaded = value_or_throw(std::move(index), /*file_call=*/true);
+  const int64_t size = loaded->size();
+  return wrap(std::move(loaded), size);
+}
+
+py::object plan_workload(int64_t n, int64_t dim, const std::string& metric, py::object budget,
+                         double target_recall) {
+  Workload w;
+  w.expected_size = n;
+  w.dim = dim;
+  w.metric = value_or_throw(parse_metric(metric));
+  w.memory_budget_bytes = budget.is_none() ? 0 : cast_arg<size_t>(budget, "memory_budget");
+  w.target_recall = target_recall;
+  return py::cast(value_or_throw(plan(w)));
+}
+
+constexpr const char* kIndexDoc = R"doc(A vector index: exact Flat, IVF, HNSW, or an Auto index that migrates itself
+from Flat to IVF to HNSW as it grows.
+
+Index(dim, metric="l2", kind="auto", *, progress=None, **params)
+
+  dim     vector dimension.
+  metric  "l2" (squared Euclidean), "ip" (inner product, distance 1 - <q, x>) or "cosine"
+          (distance 1 - cos; vectors are normalised on add, zero vectors are refused).
+  kind    "auto", "flat", "ivf" or "hnsw". vecperf.plan() picks one for a workload.
+  params  backend parameters (TypeError for a name the kind does not accept):
+            ivf:  nlist, nprobe, encoding ("flat", "sq8", "sq4", "pq"), pq_m, rerank,
+                  train_threshold, max_train_samples, seed
+            hnsw: M, ef_construction, ef_search, seed
+            auto: flat_max, ivf_max, target_recall, plus the ivf and hnsw parameters of the
+                  stages it migrates to
+  progress  kind="auto" only: True shows a progress bar on a TTY while the index migrates;
+          a callable receives (done, total).
+
+Input arrays: a C-contiguous float32 (n, dim) array is used in place, without a copy. Other
+real numeric input (float64, integers, lists, Fortran order, a single (dim,) vector) is
+converted to float32 once. A wrong shape raises ValueError naming the expected and actual
+shape; a non-numeric dtype raises TypeError.
+
+Distances are "smaller is nearer", sorted ascending. Every method that touches vectors or the
+index lock releases the GIL, so searches from several Python threads run in parallel; add and
+remove may run concurrently with searches. Errors: ValueError (bad argument), KeyError (unknown
+id), OSError (file I/O), vecperf.CorruptionError (damaged file), vecperf.Error (the rest, e.g.
+an id that is already present: code 'AlreadyExists').
+
+Pickling and copy.deepcopy go through save()/load() (the C++ serializer).)doc";
+
+}  // namespace
+
+void bind_index(py::module_& m) {
+  py::class_<PyIndex>(m, "Index", kIndexDoc)
+      .def(py::init(&make), "dim"_a, "metric"_a = "l2", "kind"_a = "auto", py::kw_only(),
+           "progress"_a = py::none(),
+           "Creates an empty index; see the class documentation for the parameters.")
+      .def("add", &add, "vectors"_a, "ids"_a = py::none(),
+           R"doc(Adds vectors (n, dim) with ids (n,) of non-negative int64, all or nothing.
+
+ids=None assigns consecutive ids after the largest id added through this object (for a loaded
+index, starting at len(index)). Returns the ids as an int64 array.
+Raises ValueError (shape, NaN/Inf, negative or repeated id, zero vector for cosine) and
+vecperf.Error with code 'AlreadyExists' for an id already in the index.)doc")
+      .def("search", &search, "queries"_a, "k"_a = 10, py::kw_only(), "nprobe"_a = py::none(),
+           "ef_search"_a = py::none(), "rerank"_a = py::none(), "num_threads"_a = 0,
+           R"doc(Finds the k nearest vectors of each query; returns (distances, ids).
+
+Both arrays have shape (nq, k), nearest first (FAISS's order); a single (dim,) query gives
+nq = 1. Slots that cannot be filled (k > len(index)) hold id -1 and distance inf.
+nprobe (IVF), ef_search (HNSW) and rerank (compressed IVF) override the index defaults for this
+call only; num_threads=0 uses every core, 1 runs on the calling thread.)doc")
+      .def("remove", &remove, "ids"_a,
+           "Removes the given ids, all or nothing: KeyError names an id that is not present.")
+      .def("save", [](const PyIndex& self, const std::filesystem::path& path) {
+             Status status;
+             {
+               py::gil_scoped_release release;
+               status = self.index->save(path.string());
+             }
+             throw_if_error(status, /*file_call=*/true);
+           }, "path"_a,
+           "Writes the index to path (str or os.PathLike) atomically; vecperf.load() reads it.")
+      .def("get_vector", &get_vector, "id"_a,
+           "The stored copy of vector id (normalised for cosine, decoded for compressed IVF); "
+           "KeyError if absent.")
+      .def("describe", [](const PyIndex& self) { return self.index->describe(); },
+           py::call_guard<py::gil_scoped_release>(),
+           "One line naming the backend and its parameters.")
+      .def("memory_bytes", [](const PyIndex& self) { return self.index->memory_bytes(); },
+           py::call_guard<py::gil_scoped_release>(),
+           "Bytes of memory held by the index (vectors, graph or lists, id map).")
+      .def("__len__", [](const PyIndex& self) { return self.index->size(); },
+           py::call_guard<py::gil_scoped_release>(), "Number of live vectors.")
+      .def("__contains__", [](const PyIndex& self, int64_t id) { return self.index->contains(id); }, "id"_a,
+           py::call_guard<py::gil_scoped_release>(), "True when id is in the index.")
+      .def("__repr__", [](const PyIndex& self) {
+             std::string d;
+             {
+               py::gil_scoped_release release;
+               d = self.index->describe();
+             }
+             return "<vecperf.Index " + d + ">";
+           })
+      .def_property_readonly("dim", [](const PyIndex& self) { return self.dim; },
+                             "Vector dimension.")
+      .def_property_readonly("metric", [](const PyIndex& self) { return metric_name(self.index->metric()); },
+                             "'l2', 'ip' or 'cosine'.")
+      .def_property_readonly("kind", [](const PyIndex& self) { return index_kind_name(self.index->kind()); },
+                             "'flat', 'ivf', 'hnsw' or 'auto'.");
+
+  py::class_<IndexPlan>(m, "Plan",
+                        "The factory's choice for a workload (see vecperf.plan): kind, params, "
+                        "estimated memory and the rationale.")
+      .def_property_readonly("kind", [](const IndexPlan& p) { return index_kind_name(p.options.kind); },
+                             "Chosen backend: 'flat', 'ivf' or 'hnsw'.")
+      .def_property_readonly("dim", [](const IndexPlan& p) { return p.options.dim; })
+      .def_property_readonly("metric", [](const IndexPlan& p) { return metric_name(p.options.metric); })
+      .def_property_readonly("params", [](const IndexPlan& p) { return params_of(p.options); },
+                             "Backend parameters: Index(plan.dim, plan.metric, plan.kind, **plan.params) "
+                             "builds the planned index.")
+      .def_readonly("rationale", &IndexPlan::rationale, "Which rule fired and why, with the numbers.")
+      .def_readonly("estimated_memory_bytes", &IndexPlan::estimated_memory_bytes,
+                    "Estimated bytes once the index holds the planned number of vectors.")
+      .def_readonly("target_recall", &IndexPlan::target_recall)
+      .def("make_index", [](const IndexPlan& p) { return wrap(value_or_throw(make_index(p)), 0); },
+           "Creates the empty index this plan describes.")
+      .def("__repr__", [](const IndexPlan& p) {
+             return "<vecperf.Plan kind=" + std::string(index_kind_name(p.options.kind)) +
+                    " params=" + std::string(py::str(params_of(p.options))) +
+                    " estimated_memory_bytes=" + std::to_string(p.estimated_memory_bytes) + ">";
+           });
+
+  m.def("plan", &plan_workload, "n"_a, "dim"_a, "metric"_a = "l2", py::kw_only(),
+        "memory_budget"_a = py::none(), "target_recall"_a = 0.95,
+        R"doc(Chooses a backend and parameters for n vectors of dimension dim.
+
+memory_budget: most bytes the index may use (None or 0: unlimited). target_recall: recall@10
+the approximate backends are tuned for, in (0, 1]. Returns a vecperf.Plan; plan.make_index()
+creates the index. ValueError for a bad argument; vecperf.Error (code 'ResourceExhausted') when
+even the smallest index exceeds the budget.)doc");
+  m.def("load", &load_index, "path"_a,
+        R"doc(Loads an index written by Index.save(), whatever its backend.
+
+Raises FileNotFoundError or another OSError when the file cannot be read, vecperf.CorruptionError for a
+truncated, damaged or foreign file, vecperf.Error (code 'NotSupported') for a newer format.)doc");
+}
+
+}  // namespace vecperf::python
