@@ -2,6 +2,8 @@
 // `demo` also builds the planned index on seeded synthetic data and measures it against exact
 // search. It uses only the public API, and carries its own small data generator so that it builds
 // with tests and benchmarks turned off.
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -237,10 +239,13 @@ Status build(vecperf::Index& index, const std::vector<int64_t>& ids, const std::
   const int64_t n = static_cast<int64_t>(ids.size());
   const int64_t chunk = std::max<int64_t>(1000, n / 20);
   const double start = now_seconds();
+  // A live progress line only on a terminal; a log or pipe gets the final line alone.
+  const bool live = ::isatty(STDOUT_FILENO) != 0;
   for (int64_t b = 0; b < n; b += chunk) {
     const int64_t rows = std::min(chunk, n - b);
     VECPERF_RETURN_IF_ERROR(index.add(vecperf::IdSpan(ids.data() + b, static_cast<size_t>(rows)),
                                       vecperf::MatrixView{data.data() + b * dim, rows, dim}));
+    if (!live && b + rows < n) continue;
     std::printf("\r  building %-6s %lld/%lld vectors (%3lld%%) %.1f s", label,
                 static_cast<long long>(b + rows), static_cast<long long>(n),
                 static_cast<long long>((b + rows) * 100 / n), now_seconds() - start);
