@@ -2,27 +2,33 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <numeric>
 #include <random>
 #include <thread>
 #include <unordered_set>
 
+#include "vecperf/dataset.h"
+
 namespace vecperf::testing {
 
 Matrix clustered(int64_t n, int64_t dim, uint64_t seed, int clusters, float spread,
                  uint64_t centre_seed) {
-  std::mt19937_64 crng(centre_seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> centres(static_cast<size_t>(clusters * dim));
-  for (float& c : centres) c = u(crng);
-
+  // One implementation for the tests and the library's users (vecperf::fill_clustered).
   Matrix m{n, dim, std::vector<float>(static_cast<size_t>(n * dim))};
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> pick(0, clusters - 1);
-  std::normal_distribution<float> noise(0.0f, spread);
-  for (int64_t i = 0; i < n; ++i) {
-    const float* c = centres.data() + pick(rng) * dim;
-    for (int64_t j = 0; j < dim; ++j) m.data[i * dim + j] = c[j] + noise(rng);
+  ClusteredOptions options;
+  options.rows = n;
+  options.dim = dim;
+  options.clusters = clusters;
+  options.spread = spread;
+  options.seed = seed;
+  options.centre_seed = centre_seed;
+  const Status s = fill_clustered(options, m.data);
+  if (!s.ok()) {
+    // A test asked for impossible data: a bug in the test, not a condition to handle.
+    std::fprintf(stderr, "testing::clustered: %s\n", s.to_string().c_str());
+    std::abort();
   }
   return m;
 }
