@@ -196,6 +196,8 @@ class VECPERF_EXPORT EmbeddingCache {
 
   virtual CacheStats stats() const = 0;
   /// Stats in the Prometheus text format (vecperf_cache_* metrics with # HELP and # TYPE).
+  /// prometheus_text() (vecperf/metrics.h) exposes the same metrics for every live cache,
+  /// labelled `cache`.
   virtual std::string stats_prometheus() const = 0;
 
   /// RAM bytes charged for one entry of `dim` values stored as `dtype`.

@@ -24,7 +24,9 @@
 #include "cache/float16.h"
 #include "cache/lru_cache.h"
 #include "cache/record.h"
+#include "metrics/exposition.h"
 #include "metrics/histogram.h"
+#include "metrics/registry.h"
 #include "vecperf/cache.h"
 
 namespace vecperf {
@@ -35,12 +37,6 @@ int64_t system_clock_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-uint64_t now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
 }
 
 // A float is infinite or NaN exactly when its exponent bits are all ones; adding one to the
@@ -130,13 +126,13 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
     if (!texts.empty() && (out == nullptr || found == nullptr)) {
       return Status::InvalidArgument("get_many: out and found must not be null");
     }
-    const uint64_t start = now_ns();
+    const uint64_t start = metrics_now_ns();
     Status s = guarded([&] {
       std::vector<CacheKey> keys(texts.size());
       for (size_t i = 0; i < texts.size(); ++i) keys[i] = hasher_(texts[i]);
       return lookup(keys, out, {}, found, /*count=*/true);
     });
-    get_latency_.record(now_ns() - start);
+    get_latency_.record(metrics_now_ns() - start);
     return s;
   }
 
@@ -158,13 +154,13 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
     if (!all_finite(vectors.data, texts.size() * dim_)) {
       return Status::InvalidArgument("put_many: vectors contain NaN or infinity");
     }
-    const uint64_t start = now_ns();
+    const uint64_t start = metrics_now_ns();
     Status s = guarded([&] {
       std::vector<CacheKey> keys(texts.size());
       for (size_t i = 0; i < texts.size(); ++i) keys[i] = hasher_(texts[i]);
       return store(keys, vectors.data, ttl_seconds);
     });
-    put_latency_.record(now_ns() - start);
+    put_latency_.record(metrics_now_ns() - start);
     return s;
   }
 
@@ -220,45 +216,55 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
   }
 
   std::string stats_prometheus() const override {
+    Exposition out;
+    write_metrics(out, "");
+    return out.text();
+  }
+
+  // Appends this cache's metrics to `out` with `labels` (formatted, may be empty) on every
+  // sample. Shared by stats_prometheus() and the process-wide registry (prometheus_text()).
+  void write_metrics(Exposition& out, std::string_view labels) const {
+    using Type = Exposition::Type;
     const CacheStats s = stats();
-    std::string out;
-    auto metric = [&](const char* name, const char* type, const char* help) {
-      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    const std::string ram_labels = join_labels(labels, format_labels({{"tier", "ram"}}));
+    const std::string disk_labels = join_labels(labels, format_labels({{"tier", "disk"}}));
+    auto tiered = [&](const char* name, Type type, const char* help, uint64_t ram,
+                      uint64_t disk) {
+      out.family(name, type, help);
+      if (ram_) out.sample(name, type, help, ram_labels, std::to_string(ram));
+      if (disk_) out.sample(name, type, help, disk_labels, std::to_string(disk));
     };
-    auto tiered = [&](const char* name, uint64_t ram, uint64_t disk) {
-      if (ram_) out += std::string(name) + "{tier=\"ram\"} " + std::to_string(ram) + "\n";
-      if (disk_) out += std::string(name) + "{tier=\"disk\"} " + std::to_string(disk) + "\n";
-    };
-    auto plain = [&](const char* name, const std::string& value) {
-      out += std::string(name) + " " + value + "\n";
-    };
-    metric("vecperf_cache_hits_total", "counter", "Lookups answered by the tier.");
-    tiered("vecperf_cache_hits_total", s.ram.hits, s.disk.hits);
-    metric("vecperf_cache_misses_total", "counter", "Lookups the tier could not answer.");
-    tiered("vecperf_cache_misses_total", s.ram.misses, s.disk.misses);
-    metric("vecperf_cache_evictions_total", "counter",
-           "Entries evicted (RAM: LRU byte budget; disk: capacity bound).");
-    tiered("vecperf_cache_evictions_total", s.ram.evictions, s.disk.evictions);
-    metric("vecperf_cache_bytes", "gauge", "Bytes held by the tier (disk: estimate).");
-    tiered("vecperf_cache_bytes", s.ram.bytes, s.disk.bytes);
-    metric("vecperf_cache_entries", "gauge", "Entries held by the tier (disk: estimate).");
-    tiered("vecperf_cache_entries", s.ram.entries, s.disk.entries);
-    metric("vecperf_cache_lookups_total", "counter", "Texts looked up.");
-    plain("vecperf_cache_lookups_total", std::to_string(s.lookups));
-    metric("vecperf_cache_hit_rate", "gauge", "Fraction of lookups answered by some tier.");
+    tiered("vecperf_cache_hits_total", Type::kCounter, "Lookups answered by the tier.",
+           s.ram.hits, s.disk.hits);
+    tiered("vecperf_cache_misses_total", Type::kCounter, "Lookups the tier could not answer.",
+           s.ram.misses, s.disk.misses);
+    tiered("vecperf_cache_evictions_total", Type::kCounter,
+           "Entries evicted (RAM: LRU byte budget; disk: capacity bound).", s.ram.evictions,
+           s.disk.evictions);
+    tiered("vecperf_cache_bytes", Type::kGauge, "Bytes held by the tier (disk: estimate).",
+           s.ram.bytes, s.disk.bytes);
+    tiered("vecperf_cache_entries", Type::kGauge, "Entries held by the tier (disk: estimate).",
+           s.ram.entries, s.disk.entries);
+    out.counter("vecperf_cache_lookups_total", "Texts looked up.", labels, s.lookups);
     char rate[32];
     std::snprintf(rate, sizeof(rate), "%.6f", s.hit_rate);
-    plain("vecperf_cache_hit_rate", rate);
-    metric("vecperf_cache_computed_total", "counter", "Texts passed to embed functions.");
-    plain("vecperf_cache_computed_total", std::to_string(s.computed));
-    metric("vecperf_cache_corrupt_records_total", "counter",
-           "Disk records rejected by their integrity checks.");
-    plain("vecperf_cache_corrupt_records_total", std::to_string(s.corrupt_records));
-    out += get_latency_.render_prometheus_ns("vecperf_cache_get_latency_seconds",
-                                             "Latency of get and get_many calls.", "");
-    out += put_latency_.render_prometheus_ns("vecperf_cache_put_latency_seconds",
-                                             "Latency of put and put_many calls.", "");
-    return out;
+    out.sample("vecperf_cache_hit_rate", Type::kGauge,
+               "Fraction of lookups answered by some tier.", labels, rate);
+    out.counter("vecperf_cache_computed_total", "Texts passed to embed functions.", labels,
+                s.computed);
+    out.counter("vecperf_cache_corrupt_records_total",
+                "Disk records rejected by their integrity checks.", labels, s.corrupt_records);
+    out.histogram_ns("vecperf_cache_get_latency_seconds", "Latency of get and get_many calls.",
+                     labels, get_latency_);
+    out.histogram_ns("vecperf_cache_put_latency_seconds", "Latency of put and put_many calls.",
+                     labels, put_latency_);
+  }
+
+  // Joins the process-wide registry; called once the cache is fully open, so that a scrape
+  // never sees a half-constructed one.
+  void register_metrics() {
+    registration_ = std::make_unique<CacheRegistration>(
+        this, [this](Exposition& out, std::string_view labels) { write_metrics(out, labels); });
   }
 
  private:
@@ -561,9 +567,11 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
       }
     }
 
-    for (auto& [j, flight] : waits) {
+    for (auto& [j, flight_ptr] : waits) {
+      // A plain pointer: clang 14 cannot capture a structured binding in a lambda.
+      Flight* flight = flight_ptr.get();
       std::unique_lock<std::mutex> lock(flight->mu);
-      flight->cv.wait(lock, [&] { return flight->done; });
+      flight->cv.wait(lock, [flight] { return flight->done; });
       if (!flight->status.ok()) return flight->status;
       std::memcpy(out + first[j] * dim_, flight->value.data(), dim_ * sizeof(float));
     }
@@ -590,6 +598,10 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
 
   std::mutex flights_mu_;
   std::unordered_map<CacheKey, std::shared_ptr<Flight>, CacheKeyHash> flights_;
+
+  // Declared last so that it is destroyed first: the registry stops reading this cache before
+  // any member its callbacks use goes away.
+  std::unique_ptr<CacheRegistration> registration_;
 };
 
 }  // namespace
@@ -652,7 +664,9 @@ Result<std::unique_ptr<EmbeddingCache>> EmbeddingCache::open(const CacheOptions&
   std::unique_ptr<internal::EmbeddingCacheImpl> cache;
   Status s = internal::guarded([&] {
     cache = std::make_unique<internal::EmbeddingCacheImpl>(options, tiering);
-    return cache->open_disk();
+    VECPERF_RETURN_IF_ERROR(cache->open_disk());
+    cache->register_metrics();
+    return Status::OK();
   });
   if (!s.ok()) return s;
   return std::unique_ptr<EmbeddingCache>(std::move(cache));

@@ -91,35 +91,44 @@ HistogramSummary Histogram::summary() const {
 
 std::string Histogram::render_prometheus_ns(std::string_view name, std::string_view help,
                                             std::string_view labels) const {
-  // Built with append() rather than operator+ chains, which trip GCC 12's -Wrestrict.
-  const std::string n(name);
-  std::string sep(labels);
-  if (!sep.empty()) sep.push_back(',');
   std::string out;
-  out.append("# HELP ").append(n).append(" ").append(help).append("\n");
-  out.append("# TYPE ").append(n).append(" histogram\n");
-  char line[256];
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" histogram\n");
+  append_prometheus_samples_ns(out, name, labels);
+  return out;
+}
+
+void Histogram::append_prometheus_samples_ns(std::string& out, std::string_view name,
+                                             std::string_view labels) const {
+  // Appended piece by piece (labels can be long, so no fixed line buffer; and operator+ chains
+  // trip GCC 12's -Wrestrict). Only the numbers go through snprintf.
+  char num[64];
+  auto bucket = [&](const char* le, uint64_t cumulative) {
+    out.append(name).append("_bucket{").append(labels);
+    if (!labels.empty()) out.push_back(',');
+    std::snprintf(num, sizeof(num), "\"} %" PRIu64 "\n", cumulative);
+    out.append("le=\"").append(le).append(num);
+  };
   uint64_t cumulative = 0;
   int next = 0;
   // Powers of two are bucket boundaries, so every cumulative count below is exact.
   for (int k = 10; k <= 34; k += 2) {
     const int end = bucket_of(uint64_t{1} << k);
     for (; next < end; ++next) cumulative += buckets_[next].load(std::memory_order_relaxed);
-    std::snprintf(line, sizeof(line), "%s_bucket{%sle=\"%.6g\"} %" PRIu64 "\n", n.c_str(),
-                  sep.c_str(), static_cast<double>(uint64_t{1} << k) * 1e-9, cumulative);
-    out += line;
+    char le[32];
+    std::snprintf(le, sizeof(le), "%.6g", static_cast<double>(uint64_t{1} << k) * 1e-9);
+    bucket(le, cumulative);
   }
   for (; next < kBuckets; ++next) cumulative += buckets_[next].load(std::memory_order_relaxed);
-  std::snprintf(line, sizeof(line), "%s_bucket{%sle=\"+Inf\"} %" PRIu64 "\n", n.c_str(),
-                sep.c_str(), cumulative);
-  out += line;
+  bucket("+Inf", cumulative);
   std::string braces;
   if (!labels.empty()) braces.append("{").append(labels).append("}");
-  std::snprintf(line, sizeof(line), "%s_sum%s %.12g\n%s_count%s %" PRIu64 "\n", n.c_str(),
-                braces.c_str(), static_cast<double>(sum_.load(std::memory_order_relaxed)) * 1e-9,
-                n.c_str(), braces.c_str(), cumulative);
-  out += line;
-  return out;
+  std::snprintf(num, sizeof(num), " %.12g\n",
+                static_cast<double>(sum_.load(std::memory_order_relaxed)) * 1e-9);
+  out.append(name).append("_sum").append(braces).append(num);
+  // _count is the +Inf bucket's total, not count_, so that the two always agree in a snapshot.
+  std::snprintf(num, sizeof(num), " %" PRIu64 "\n", cumulative);
+  out.append(name).append("_count").append(braces).append(num);
 }
 
 }  // namespace vecperf::internal

@@ -58,6 +58,10 @@ class Histogram {
   /// `labels` is inserted inside the braces verbatim (e.g. `op="get"`), or empty.
   std::string render_prometheus_ns(std::string_view name, std::string_view help,
                                    std::string_view labels) const;
+  /// The sample lines of render_prometheus_ns (no "# HELP" / "# TYPE"), appended to `out`: for
+  /// families that hold several label sets and print their header once.
+  void append_prometheus_samples_ns(std::string& out, std::string_view name,
+                                    std::string_view labels) const;
 
   /// Bucket index of a value and the [lower, upper) value range of a bucket (exposed for tests).
   static int bucket_of(uint64_t value) noexcept;

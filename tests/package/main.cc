@@ -1,9 +1,12 @@
-// Plans, builds, searches, saves and reloads an index through the installed headers only.
+// Plans, builds, searches, saves and reloads an index through the installed headers only, and
+// finds it in the metrics exposition.
 #include <vecperf/cache.h>
 #include <vecperf/factory.h>
 #include <vecperf/index.h>
+#include <vecperf/metrics.h>
 
 #include <cstdio>
+#include <string>
 #include <vector>
 
 int main(int argc, char** argv) {
@@ -36,8 +39,13 @@ int main(int argc, char** argv) {
   float dist = -1;
   int64_t found = -1;
   if (!(*loaded)->search({data.data() + 123 * 8, 1, 8}, opts, {&dist, &found}).ok()) return 1;
+  // The loaded index is in the process-wide metrics under the name given here.
+  vecperf::set_metrics_name(**loaded, "package");
+  const bool exposed =
+      vecperf::prometheus_text().find("vecperf_index_vectors{index=\"package\"} 1000\n") !=
+      std::string::npos;
   const auto key = vecperf::cache_key("model", "text");
   std::printf("plan=%s found=%lld dist=%g key=%s\n", vecperf::index_kind_name(plan->options.kind),
               static_cast<long long>(found), dist, key.to_hex().c_str());
-  return found == 1230 && dist == 0.0f ? 0 : 1;
+  return found == 1230 && dist == 0.0f && exposed ? 0 : 1;
 }
