@@ -11,9 +11,16 @@
 #include "vecperf/index.h"
 #include "vecperf/options.h"
 #include "vecperf/status.h"
+#include "vecperf/tuning.h"
 #include "vecperf/types.h"
 
 namespace vecperf {
+
+/// Where the caller would like the index to run.
+enum class Device : int {
+  kCpu = 0,  ///< the CPU backends (size rules below)
+  kGpu = 1,  ///< an exact gpu_flat index when gpu_available(); the CPU rules otherwise
+};
 
 /// What the caller intends to store and how good the answers must be.
 struct Workload {
@@ -28,6 +35,10 @@ struct Workload {
   size_t memory_budget_bytes = 0;
   /// Recall@10 the approximate backends are tuned for, in (0, 1]. Default: 0.95.
   double target_recall = 0.95;
+  /// kGpu plans gpu_flat (with prefer_gpu, so it falls back to the CPU at run time) when a CUDA
+  /// device is available; without one the CPU rules apply and the rationale says why.
+  /// Default: kCpu.
+  Device device = Device::kCpu;
 };
 
 /// The factory's decision: options ready for make_index, plus what it will cost and why.
@@ -56,6 +67,33 @@ VECPERF_EXPORT Result<IndexPlan> plan(const Workload& workload);
 /// Creates the empty index a plan describes (make_index(plan.options)).
 /// Errors: as make_index(const IndexOptions&).
 VECPERF_EXPORT Result<std::unique_ptr<Index>> make_index(const IndexPlan& plan);
+
+/// How build_tuned() builds and tunes.
+struct BuildOptions {
+  /// Called after each chunk of vectors is added with (vectors added, total); may be empty.
+  /// Called on the calling thread.
+  ProgressCallback on_progress;
+  /// The recall target is recall@k. Default: 10 (what plan()'s tables are calibrated for).
+  int k = 10;
+  /// Sample size, threads, time budget and progress of the tuning step (see tune_held_out).
+  /// `apply` is honoured: with false the index keeps the plan's knob. Default: TuningOptions{}.
+  TuningOptions tuning;
+};
+
+/// An index built by build_tuned() and how its search knob was tuned.
+struct TunedIndex {
+  std::unique_ptr<Index> index;
+  TuningResult tuning;
+};
+
+/// Creates the index `plan` describes, adds `vectors` with `ids` (in chunks, reporting progress),
+/// then tunes its search knob to plan.target_recall on held-out vectors (tune_held_out) and
+/// stores it as the index's default. plan()'s tables are conservative; tuning usually finds a
+/// much smaller nprobe or ef_search. A Flat plan is returned untuned (recall 1). When the
+/// target is out of reach the index keeps the best knob and `tuning.met_target` is false.
+/// Errors: as make_index(), Index::add() and tune_held_out(); nothing is returned on error.
+VECPERF_EXPORT Result<TunedIndex> build_tuned(const IndexPlan& plan, IdSpan ids,
+                                              MatrixView vectors, const BuildOptions& options = {});
 
 /// Estimated bytes an index built with `options` holds once it stores `n` vectors: vectors or
 /// codes, IVF centroids and list ids, HNSW links, and the id map. An estimate (allocator slack and

@@ -1,7 +1,8 @@
 // `vecperf`: a command-line demo of the factory. `plan` prints what plan() decides for a workload;
-// `demo` also builds the planned index on seeded synthetic data and measures it against exact
-// search. It uses only the public API, and carries its own small data generator so that it builds
-// with tests and benchmarks turned off.
+// `demo` also builds the planned index on seeded synthetic data with build_tuned() (which tunes
+// its search knob to the recall target) and measures it, at the tuned and the planned knob,
+// against exact search. It uses only the public API, and carries its own small data generator so
+// that it builds with tests and benchmarks turned off.
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,11 +16,13 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "vecperf/factory.h"
 #include "vecperf/index.h"
 #include "vecperf/options.h"
+#include "vecperf/tuning.h"
 
 namespace {
 
@@ -33,8 +36,9 @@ constexpr const char* kUsage =
     "usage:\n"
     "  vecperf demo [--n=N] [--dim=D] [--queries=Q] [--k=K] [--metric=l2|ip|cosine]\n"
     "               [--budget-mb=M] [--target-recall=R] [--seed=S]\n"
-    "      Plans an index for N vectors, builds it on seeded clustered data, and reports\n"
-    "      recall@K against exact search, batch QPS and single-query latency percentiles.\n"
+    "      Plans an index for N vectors, builds it on seeded clustered data, tunes its search\n"
+    "      knob to the target recall (build_tuned), and reports recall@K against exact search,\n"
+    "      batch QPS and single-query latency percentiles at the tuned and the planned knob.\n"
     "      Defaults: N=200000 D=128 Q=1000 K=10 metric=l2 budget=unlimited R=0.95 S=1\n"
     "  vecperf plan --n=N --dim=D [--metric=l2|ip|cosine] [--budget-mb=M] [--target-recall=R]\n"
     "      Prints the plan only: kind, parameters, estimated memory and the rationale.\n"
@@ -233,27 +237,62 @@ int fail(const char* what, const Status& s) {
   return kExitFailure;
 }
 
+// "building <label> done/total vectors (pct%) seconds": redrawn in place on a terminal; a log
+// or pipe gets the final line alone.
+class ProgressLine {
+ public:
+  explicit ProgressLine(const char* label)
+      : label_(label), start_(now_seconds()), live_(::isatty(STDOUT_FILENO) != 0) {}
+
+  void update(int64_t done, int64_t total) {
+    if (total <= 0 || (!live_ && done < total)) return;
+    std::printf("\r  building %-6s %lld/%lld vectors (%3lld%%) %.1f s", label_,
+                static_cast<long long>(done), static_cast<long long>(total),
+                static_cast<long long>(done * 100 / total), now_seconds() - start_);
+    if (done == total) std::printf("\n");
+    std::fflush(stdout);
+  }
+
+ private:
+  const char* label_;
+  double start_;
+  bool live_;
+};
+
 // Adds the corpus in chunks, printing a progress line; returns the build time.
 Status build(vecperf::Index& index, const std::vector<int64_t>& ids, const std::vector<float>& data,
              int64_t dim, const char* label, double* seconds) {
   const int64_t n = static_cast<int64_t>(ids.size());
   const int64_t chunk = std::max<int64_t>(1000, n / 20);
   const double start = now_seconds();
-  // A live progress line only on a terminal; a log or pipe gets the final line alone.
-  const bool live = ::isatty(STDOUT_FILENO) != 0;
+  ProgressLine line(label);
   for (int64_t b = 0; b < n; b += chunk) {
     const int64_t rows = std::min(chunk, n - b);
     VECPERF_RETURN_IF_ERROR(index.add(vecperf::IdSpan(ids.data() + b, static_cast<size_t>(rows)),
                                       vecperf::MatrixView{data.data() + b * dim, rows, dim}));
-    if (!live && b + rows < n) continue;
-    std::printf("\r  building %-6s %lld/%lld vectors (%3lld%%) %.1f s", label,
-                static_cast<long long>(b + rows), static_cast<long long>(n),
-                static_cast<long long>((b + rows) * 100 / n), now_seconds() - start);
-    std::fflush(stdout);
+    line.update(b + rows, n);
   }
   *seconds = now_seconds() - start;
-  std::printf("\n");
   return Status::OK();
+}
+
+// The knob a plan sets for its backend: ("nprobe", value), ("ef_search", value) or ("", 0).
+std::pair<std::string, int> plan_knob(const vecperf::IndexOptions& o) {
+  if (o.kind == vecperf::IndexKind::kIvf) return {"nprobe", o.ivf.nprobe};
+  if (o.kind == vecperf::IndexKind::kHnsw) return {"ef_search", o.hnsw.ef_search};
+  return {"", 0};
+}
+
+void print_tuning(const vecperf::TuningResult& t, const std::pair<std::string, int>& planned) {
+  if (t.knob.empty()) {
+    std::printf("  tuning: %s\n", t.message.c_str());
+    return;
+  }
+  std::printf("  tuned: %s %d (plan) -> %d (recall@%d %.4f on %lld held-out vectors, target %.3g, "
+              "%d evaluations, %.1f s)\n",
+              t.knob.c_str(), planned.second, t.value, t.k, t.recall,
+              static_cast<long long>(t.sample_size), t.target_recall, t.evaluations, t.seconds);
+  if (!t.message.empty()) std::printf("  tuning note: %s\n", t.message.c_str());
 }
 
 struct Measured {
@@ -305,15 +344,25 @@ int run_demo(int argc, char** argv) {
   for (int64_t i = 0; i < n; ++i) ids[i] = i;
   const vecperf::MatrixView qv{queries.data(), nq, dim};
 
-  Measured planned, exact;
-  auto index = vecperf::make_index(*p);
-  if (!index.ok()) return fail("make_index", index.status());
-  if (Status s = build(**index, ids, base, dim, vecperf::index_kind_name(p->options.kind),
-                       &planned.build_s);
-      !s.ok())
-    return fail("add", s);
-  planned.memory = (*index)->memory_bytes();
-  std::printf("  index: %s\n", (*index)->describe().c_str());
+  // Built and tuned to the plan's recall target: the tuned knob becomes the index's default.
+  Measured planned, untuned, exact;
+  ProgressLine line(vecperf::index_kind_name(p->options.kind));
+  vecperf::BuildOptions build_options;
+  build_options.k = ki;
+  build_options.on_progress = [&line](int64_t done, int64_t total) { line.update(done, total); };
+  const double build_start = now_seconds();
+  auto built = vecperf::build_tuned(*p, ids, vecperf::MatrixView{base.data(), n, dim},
+                                    build_options);
+  if (!built.ok()) return fail("build_tuned", built.status());
+  const vecperf::TuningResult& tuning = built->tuning;
+  planned.build_s = now_seconds() - build_start - tuning.seconds;
+  const vecperf::Index& index = *built->index;
+  planned.memory = index.memory_bytes();
+  untuned.build_s = planned.build_s;
+  untuned.memory = planned.memory;
+  const std::pair<std::string, int> knob = plan_knob(p->options);
+  print_tuning(tuning, knob);
+  std::printf("  index: %s\n", index.describe().c_str());
 
   vecperf::IndexOptions flat_options;
   flat_options.dim = dim;
@@ -329,25 +378,37 @@ int run_demo(int argc, char** argv) {
   vecperf::SearchOptions all_threads;
   all_threads.k = ki;
   all_threads.num_threads = 0;
+  // The same index searched with the plan's knob instead of the tuned default, for comparison.
+  const bool compare = !tuning.knob.empty() && tuning.value != knob.second;
+  vecperf::SearchOptions plan_threads = all_threads;
+  (knob.first == "nprobe" ? plan_threads.nprobe : plan_threads.ef_search) = knob.second;
 
   // Batch QPS: median of three runs; the first exact run also yields the ground truth.
   constexpr int kRepeats = 3;
   std::printf("  searching: %lld queries in one batch, %d times per index...\n",
               static_cast<long long>(nq), kRepeats);
   std::fflush(stdout);
-  auto batch_qps = [&](const vecperf::Index& idx, std::vector<int64_t>& out, double* qps) {
+  auto batch_qps = [&](const vecperf::Index& idx, const vecperf::SearchOptions& options,
+                       std::vector<int64_t>& out, double* qps) {
     std::vector<double> times;
     for (int r = 0; r < kRepeats; ++r) {
       const double t0 = now_seconds();
-      VECPERF_RETURN_IF_ERROR(idx.search(qv, all_threads, {dist.data(), out.data()}));
+      VECPERF_RETURN_IF_ERROR(idx.search(qv, options, {dist.data(), out.data()}));
       times.push_back(now_seconds() - t0);
     }
     *qps = static_cast<double>(nq) / percentile(times, 50);
     return Status::OK();
   };
-  if (Status s = batch_qps(**flat, truth, &exact.qps); !s.ok()) return fail("search(flat)", s);
-  if (Status s = batch_qps(**index, found, &planned.qps); !s.ok()) return fail("search", s);
+  if (Status s = batch_qps(**flat, all_threads, truth, &exact.qps); !s.ok())
+    return fail("search(flat)", s);
+  if (Status s = batch_qps(index, all_threads, found, &planned.qps); !s.ok())
+    return fail("search", s);
   planned.recall = recall(found, truth, nq, ki);
+  if (compare) {
+    if (Status s = batch_qps(index, plan_threads, found, &untuned.qps); !s.ok())
+      return fail("search", s);
+    untuned.recall = recall(found, truth, nq, ki);
+  }
   exact.recall = 1.0;
 
   // Latency: one query per call on the caller's thread. The exact scan is slow per query, so it
@@ -357,9 +418,9 @@ int run_demo(int argc, char** argv) {
               static_cast<long long>(nq),
               static_cast<long long>(std::min(nq, kExactLatencyQueries)));
   std::fflush(stdout);
-  vecperf::SearchOptions one_thread = all_threads;
-  one_thread.num_threads = 1;
-  auto latencies = [&](const vecperf::Index& idx, int64_t count, std::vector<double>* out) {
+  auto latencies = [&](const vecperf::Index& idx, vecperf::SearchOptions one_thread,
+                       int64_t count, std::vector<double>* out) {
+    one_thread.num_threads = 1;
     out->reserve(static_cast<size_t>(count));
     for (int64_t q = 0; q < count; ++q) {
       const double t0 = now_seconds();
@@ -369,8 +430,15 @@ int run_demo(int argc, char** argv) {
     }
     return Status::OK();
   };
-  if (Status s = latencies(**index, nq, &planned.latency_s); !s.ok()) return fail("search", s);
-  if (Status s = latencies(**flat, std::min(nq, kExactLatencyQueries), &exact.latency_s); !s.ok())
+  if (Status s = latencies(index, all_threads, nq, &planned.latency_s); !s.ok())
+    return fail("search", s);
+  if (compare) {
+    if (Status s = latencies(index, plan_threads, nq, &untuned.latency_s); !s.ok())
+      return fail("search", s);
+  }
+  if (Status s = latencies(**flat, all_threads, std::min(nq, kExactLatencyQueries),
+                           &exact.latency_s);
+      !s.ok())
     return fail("search(flat)", s);
 
   std::printf("\nresults: N=%lld dim=%lld metric=%s, %lld queries, k=%d (recall@%d vs exact)\n",
@@ -378,15 +446,25 @@ int run_demo(int argc, char** argv) {
               vecperf::metric_name(w.metric), static_cast<long long>(nq), ki, ki);
   std::printf("  %-14s %9s %12s %10s %12s %9s %9s %9s\n", "index", "build s", "memory MiB",
               "recall", "batch QPS", "p50 ms", "p95 ms", "p99 ms");
-  print_row(vecperf::index_kind_name(p->options.kind), planned);
+  const std::string kind = vecperf::index_kind_name(p->options.kind);
+  if (compare) {
+    print_row((kind + " tuned").c_str(), planned);
+    print_row((kind + " plan").c_str(), untuned);
+  } else {
+    print_row(kind.c_str(), planned);
+  }
   print_row("flat (exact)", exact);
   std::printf("  vs exact: %.2fx batch QPS, %.2fx lower p50 latency, %.2fx the memory\n",
               planned.qps / exact.qps,
               percentile(exact.latency_s, 50) / percentile(planned.latency_s, 50),
               static_cast<double>(planned.memory) / static_cast<double>(exact.memory));
+  if (compare)
+    std::printf("  tuned vs plan: %s %d vs %d, %.2fx batch QPS, %.2fx lower p50 latency\n",
+                knob.first.c_str(), tuning.value, knob.second, planned.qps / untuned.qps,
+                percentile(untuned.latency_s, 50) / percentile(planned.latency_s, 50));
   std::printf(
       "  (QPS: median of %d batch runs using all threads; latency: single-thread, one "
-      "query per call)\n",
+      "query per call; build s excludes tuning)\n",
       kRepeats);
   return kExitOk;
 }
