@@ -4,6 +4,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -17,6 +18,9 @@ namespace {
 constexpr char kByAge[] = "by_age";
 constexpr size_t kKeyBytes = 16;
 constexpr size_t kAgeKeyBytes = 8 + kKeyBytes;
+
+// Installed by ScopedDiskEnvForTesting; null means rocksdb::Env::Default().
+std::atomic<rocksdb::Env*> g_test_env{nullptr};
 
 void encode_key(const CacheKey& key, char* out) {
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((key.lo >> (8 * i)) & 0xff);
@@ -79,7 +83,16 @@ Status from_rocksdb(const rocksdb::Status& s, std::string_view context) {
                                "open cache in this process): " +
                                text);
   }
-  if (s.IsNoSpace() || s.IsMemoryLimit()) return Status::ResourceExhausted(std::move(msg));
+  // After an unrecoverable write error RocksDB keeps failing every write (DiskTier docs).
+  if (s.severity() >= rocksdb::Status::Severity::kFatalError) {
+    msg += " (the cache's disk stopped accepting writes after an unrecoverable I/O error; close "
+           "the cache and open it again once the disk is healthy: acknowledged entries are safe)";
+  }
+  if (s.IsNoSpace()) {
+    return Status::ResourceExhausted(msg + " (the disk is full: free some space; writes resume "
+                                           "by themselves)");
+  }
+  if (s.IsMemoryLimit()) return Status::ResourceExhausted(std::move(msg));
   if (s.IsIOError()) return Status::IOError(std::move(msg));
   if (s.IsCorruption()) return Status::Corruption(std::move(msg));
   if (s.IsNotFound()) return Status::NotFound(std::move(msg));
@@ -114,6 +127,9 @@ Result<std::unique_ptr<DiskTier>> DiskTier::open(const DiskTierOptions& options)
   tier->options_ = options;
   rocksdb::Options db_options =
       disk_rocksdb_options(options.block_cache_bytes, options.write_buffer_bytes);
+  if (rocksdb::Env* env = options.env != nullptr ? options.env : g_test_env.load()) {
+    db_options.env = env;
+  }
   rocksdb::ColumnFamilyOptions records_options(db_options);
   // Always installed: any entry may carry its own TTL.
   tier->ttl_filter_ = std::make_unique<TtlFilter>(options.clock);
@@ -147,6 +163,25 @@ Result<std::unique_ptr<DiskTier>> DiskTier::open(const DiskTierOptions& options)
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), context);
   return tier;
+}
+
+ScopedDiskEnvForTesting::ScopedDiskEnvForTesting(rocksdb::Env* env)
+    : previous_(g_test_env.exchange(env)) {}
+
+ScopedDiskEnvForTesting::~ScopedDiskEnvForTesting() { g_test_env.store(previous_); }
+
+rocksdb::Status DiskTier::resume_if_failed() {
+  if (!write_failed_.load(std::memory_order_relaxed)) return rocksdb::Status::OK();
+  // Resume() is a no-op without a background error, so a race with another writer that has
+  // already resumed is harmless.
+  rocksdb::Status s = db_->Resume();
+  if (s.ok()) write_failed_.store(false, std::memory_order_relaxed);
+  return s;
+}
+
+Status DiskTier::record_write(const rocksdb::Status& status, std::string_view context) {
+  if (!status.ok()) write_failed_.store(true, std::memory_order_relaxed);
+  return from_rocksdb(status, context);
 }
 
 DiskTier::~DiskTier() {
@@ -214,6 +249,9 @@ rocksdb::Status put_record(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHand
 }  // namespace
 
 Status DiskTier::write(std::span<DiskWrite> writes) {
+  std::shared_lock sync_lock(sync_mu_);
+  // On failure the write below reports RocksDB's background error, with its cause.
+  resume_if_failed().PermitUncheckedError();
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   BatchLease lease;
@@ -223,7 +261,7 @@ Status DiskTier::write(std::span<DiskWrite> writes) {
       VECPERF_RETURN_IF_ERROR(
           from_rocksdb(put_record(&batch, records_, w), "batching cache writes"));
     }
-    return from_rocksdb(db_->Write(wo, &batch), "writing the cache");
+    return record_write(db_->Write(wo, &batch), "writing the cache");
   }
 
   std::lock_guard<std::mutex> lock(capacity_mu_);
@@ -258,7 +296,7 @@ Status DiskTier::write(std::span<DiskWrite> writes) {
       }
     }
   }
-  VECPERF_RETURN_IF_ERROR(from_rocksdb(db_->Write(wo, &batch), "writing the cache"));
+  VECPERF_RETURN_IF_ERROR(record_write(db_->Write(wo, &batch), "writing the cache"));
   count_ = count_ + added - removed;
   return evict_locked(wo);
 }
@@ -298,7 +336,7 @@ Status DiskTier::evict_locked(rocksdb::WriteOptions& wo) {
     encode_key(victims[i], key);
     batch.Delete(records_, rocksdb::Slice(key, kKeyBytes));
   }
-  VECPERF_RETURN_IF_ERROR(from_rocksdb(db_->Write(wo, &batch), "evicting from the cache"));
+  VECPERF_RETURN_IF_ERROR(record_write(db_->Write(wo, &batch), "evicting from the cache"));
   count_ -= evicted;
   if (!victim_seq.empty()) evict_floor_ = victim_seq.back() + 1;
   evictions_.fetch_add(evicted, std::memory_order_relaxed);
@@ -310,16 +348,30 @@ Status DiskTier::write_raw(const CacheKey& key, std::string_view value) {
   encode_key(key, k);
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
-  return from_rocksdb(db_->Put(wo, records_, rocksdb::Slice(k, kKeyBytes),
+  std::shared_lock sync_lock(sync_mu_);
+  resume_if_failed().PermitUncheckedError();
+  return record_write(db_->Put(wo, records_, rocksdb::Slice(k, kKeyBytes),
                                rocksdb::Slice(value.data(), value.size())),
                       "writing the cache");
 }
 
-Status DiskTier::flush() { return from_rocksdb(db_->SyncWAL(), "syncing the cache WAL"); }
+// RocksDB 7.8 (as Debian builds it, with assertions) aborts the process in SyncWAL() once a
+// write to the current WAL has failed (WritableFileWriter::AssertFalseAndGetStatusForPrevError).
+// So after a failure the WAL is synced only if Resume() has replaced it, and the exclusive lock
+// makes sure no write is failing meanwhile.
+Status DiskTier::flush() {
+  std::unique_lock sync_lock(sync_mu_);
+  if (rocksdb::Status r = resume_if_failed(); !r.ok())
+    return from_rocksdb(r, "syncing the cache WAL after a failed write");
+  return record_write(db_->SyncWAL(), "syncing the cache WAL");
+}
 
 Status DiskTier::compact() {
+  std::unique_lock sync_lock(sync_mu_);
+  if (rocksdb::Status r = resume_if_failed(); !r.ok())
+    return from_rocksdb(r, "compacting the cache after a failed write");
   VECPERF_RETURN_IF_ERROR(
-      from_rocksdb(db_->Flush(rocksdb::FlushOptions(), records_), "flushing the cache"));
+      record_write(db_->Flush(rocksdb::FlushOptions(), records_), "flushing the cache"));
   return from_rocksdb(db_->CompactRange(rocksdb::CompactRangeOptions(), records_, nullptr, nullptr),
                       "compacting the cache");
 }

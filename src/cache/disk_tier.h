@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,6 +33,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Env;
 }  // namespace rocksdb
 
 namespace vecperf::internal {
@@ -50,6 +52,25 @@ struct DiskTierOptions {
   bool sync = false;
   uint64_t max_entries = 0;  // 0 = unbounded
   std::function<int64_t()> clock;
+  /// RocksDB environment (and so file system) of the tier; it must outlive the tier. Null: the
+  /// one a ScopedDiskEnvForTesting installed, else rocksdb::Env::Default(). Tests pass an Env
+  /// over a failing rocksdb::FileSystemWrapper (rocksdb::NewCompositeEnv).
+  rocksdb::Env* env = nullptr;
+};
+
+/// Makes tiers opened while it lives with DiskTierOptions::env == null use `env`: the way a test
+/// gets a failing disk under EmbeddingCache::open, which has no Env option. Tests only.
+/// Requires: no tier is being opened when it is created or destroyed; `env` outlives every
+/// tier opened with it.
+class ScopedDiskEnvForTesting {
+ public:
+  explicit ScopedDiskEnvForTesting(rocksdb::Env* env);
+  ~ScopedDiskEnvForTesting();
+  ScopedDiskEnvForTesting(const ScopedDiskEnvForTesting&) = delete;
+  ScopedDiskEnvForTesting& operator=(const ScopedDiskEnvForTesting&) = delete;
+
+ private:
+  rocksdb::Env* previous_;
 };
 
 /// One record to write: the tier fills in the sequence number and encodes it.
@@ -60,6 +81,13 @@ struct DiskWrite {
   size_t vector_bytes = 0;
 };
 
+/// Write failures: RocksDB stops accepting writes after a failed WAL or SST write (its
+/// "background error") while reads go on. The next write calls DB::Resume(), which clears the
+/// error once its cause is gone: a full disk (kResourceExhausted while it lasts) or an error
+/// the file system marked retryable. After any other I/O error RocksDB 7.8 refuses to resume
+/// (kIOError, the message says so): the tier has to be reopened. Writes acknowledged before the
+/// failure are never lost: RocksDB starts a fresh WAL when it resumes or reopens.
+///
 /// Thread-safety: all methods may be called concurrently.
 class DiskTier {
  public:
@@ -80,7 +108,8 @@ class DiskTier {
   /// corrupt or foreign records).
   Status write_raw(const CacheKey& key, std::string_view value);
 
-  /// Fsyncs the WAL.
+  /// Fsyncs the WAL. Errors: as write(); after a failed write that RocksDB could not resume
+  /// from, that failure.
   Status flush();
   /// Runs a full compaction of the records (tests use it to check TTL dropping).
   Status compact();
@@ -92,6 +121,11 @@ class DiskTier {
  private:
   DiskTier() = default;
   Status evict_locked(rocksdb::WriteOptions& wo);
+  /// OK when writes may proceed: no write has failed, or DB::Resume() has just cleared RocksDB's
+  /// background error. Otherwise Resume()'s status.
+  rocksdb::Status resume_if_failed();
+  /// Converts the result of a write, remembering a failure for resume_if_failed().
+  Status record_write(const rocksdb::Status& status, std::string_view context);
 
   DiskTierOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -103,6 +137,10 @@ class DiskTier {
   uint64_t next_seq_ = 1;     // guarded by capacity_mu_
   uint64_t evict_floor_ = 0;  // every age entry below this seq is deleted; guarded by capacity_mu_
   std::atomic<uint64_t> evictions_{0};
+  std::atomic<bool> write_failed_{false};  // a write failed and no Resume() has succeeded since
+  // Writes hold it shared; flush() and compact() exclusively, so that they see every failure
+  // (write_failed_) of the writes before them: see flush().
+  std::shared_mutex sync_mu_;
 };
 
 /// The disk tier of a cache opened by EmbeddingCache::open, or null without one (tests use it to

@@ -12,6 +12,9 @@
 // Writing is atomic: the bytes go to "<path>.tmp-<pid>-<n>", which is fsynced, renamed over
 // `path`, and the directory is fsynced. Reading checks magic, header checksum, version, the exact
 // file size and the payload checksum before any payload byte is interpreted.
+//
+// Every system call goes through file_ops() (fs_seam.h), so tests can inject failures. EINTR is
+// retried; short reads and writes are continued.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +36,12 @@ struct FrameSpec {
 };
 
 /// Writes `path` atomically; `write_payload` streams the payload into the given Writer.
+/// Errors: kIOError naming `path` and the OS error (a full disk or quota says so), or the
+/// Writer's own error. On any error before the rename, the temporary file is removed and a
+/// previous file at `path` is untouched. If only the final directory fsync fails, the new file
+/// is already in place (and complete) but may not survive a power loss: that is a kIOError too.
+/// Thread-safety: concurrent calls are safe (each uses its own temporary file); two concurrent
+/// writes of the same path leave one of the two complete files.
 Status write_framed_file(const std::string& path, const FrameSpec& spec, uint32_t kind,
                          const std::function<void(Writer&)>& write_payload);
 
@@ -42,8 +51,14 @@ struct FramedFile {
   std::vector<char> payload;
 };
 
-/// Reads and verifies a framed file. Errors: kNotFound, kIOError, kCorruption (bad magic,
-/// truncation, checksum mismatch), kNotSupported (version newer than spec.version).
+/// Reads and verifies a framed file. Errors: kNotFound, kIOError (the OS failed a read: never
+/// reported as kCorruption), kCorruption (bad magic, truncation, checksum mismatch),
+/// kNotSupported (version newer than spec.version), kInvalidArgument (not a regular file).
 Result<FramedFile> read_framed_file(const std::string& path, const FrameSpec& spec);
+
+/// Verifies and unpacks a whole framed file held in memory, with the same checks and messages as
+/// read_framed_file; `name` stands for the path in messages. Errors: kCorruption, kNotSupported.
+Result<FramedFile> decode_framed(const char* data, size_t size, const FrameSpec& spec,
+                                 const std::string& name);
 
 }  // namespace vecperf::internal
