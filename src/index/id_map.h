@@ -6,6 +6,7 @@
 // with move_last_into() and pops it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <unordered_map>
 #include <vector>
@@ -31,7 +32,11 @@ class IdMap {
   /// Appends slots for `ids`; returns the first new slot. Requires: ids are new and distinct.
   int64_t append(IdSpan ids) {
     int64_t first = slots();
-    slot_of_.reserve(slot_of_.size() + ids.size());
+    // Grow geometrically: reserving exactly size + n on every call rehashes on every small
+    // append (streaming one id at a time would rehash each time).
+    const size_t needed = slot_of_.size() + ids.size();
+    if (static_cast<float>(needed) > slot_of_.bucket_count() * slot_of_.max_load_factor())
+      slot_of_.reserve(std::max(needed, 2 * slot_of_.size()));
     for (int64_t id : ids) {
       slot_of_.emplace(id, static_cast<int64_t>(id_of_.size()));
       id_of_.push_back(id);
