@@ -9,8 +9,9 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian 12 packages the build and the tests need.
 DEBIAN_PACKAGES := build-essential cmake pkg-config libfaiss-dev libhnswlib-dev libxxhash-dev \
-  libopenblas-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev \
-  pybind11-dev python3-dev python3-numpy python3-pytest python3-venv
+  libopenblas-dev librocksdb-dev libhdf5-dev libgtest-dev libgmock-dev libbenchmark-dev \
+  pybind11-dev python3-dev python3-numpy python3-pytest python3-venv \
+  libcpp-httplib-dev nlohmann-json3-dev
 
 .PHONY: deps configure build demo test tsan-test asan-test bench install clean
 
@@ -60,3 +61,80 @@ install: build
 
 clean:
 	rm -rf $(BUILD) build-tsan build-asan
+
+# Performance gate (docs/perf-gate.md): instruction counts of fixed workloads under callgrind,
+# compared with bench/perf_gate/baseline.json; perf-gate-update rewrites that baseline.
+# valgrind is installed by these targets only, never by `make test`. perf-build reconfigures
+# after the install so that the workload program is rebuilt with callgrind's client requests.
+PERF_PACKAGES := valgrind
+.PHONY: perf-deps perf-build perf-gate perf-gate-update
+
+perf-deps: deps
+	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(PERF_PACKAGES)"
+
+perf-build: perf-deps
+	@$(MAKE) --no-print-directory configure
+	cmake --build $(BUILD) -j $(JOBS) --target vecperf_perf_workloads
+
+perf-gate: perf-build
+	/usr/bin/python3 bench/perf_gate/perf_gate.py --build $(BUILD) --jobs $(JOBS)
+
+perf-gate-update: perf-build
+	/usr/bin/python3 bench/perf_gate/perf_gate.py --build $(BUILD) --jobs $(JOBS) --update
+
+# Fuzzing (docs/reliability.md): libFuzzer targets built with clang, ASan and UBSan in their own
+# build, each run for FUZZ_SECONDS over its checked-in seed corpus (tests/fuzz/corpus/<target>,
+# read only; new inputs go to $(FUZZ_BUILD)/fuzz-work). Any crash, leak, sanitizer report or
+# timeout fails the target and leaves the input in $(FUZZ_BUILD)/fuzz-work. fuzz-corpus
+# regenerates the seeds (a crash input worth keeping is copied into the corpus by hand).
+FUZZ_PACKAGES := clang libclang-rt-14-dev libomp-dev
+FUZZ_BUILD    ?= build-fuzz
+FUZZ_SECONDS  ?= 60
+FUZZ_TARGETS  := index_payload index_file cache_record json dataset
+FUZZ_RUN_ENV  := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+.PHONY: fuzz-build fuzz fuzz-corpus
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(FUZZ_PACKAGES)"
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DVECPERF_BUILD_FUZZERS=ON -DVECPERF_BUILD_TESTS=OFF -DVECPERF_BUILD_BENCHMARKS=OFF \
+	  -DVECPERF_BUILD_CLI=OFF -DVECPERF_BUILD_PYTHON=OFF -DVECPERF_WITH_CUDA=OFF >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS)) vecperf_fuzz_corpus
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz_$$t: $(FUZZ_SECONDS) s (log: $(FUZZ_BUILD)/fuzz-work/$$t.log)"; \
+	  mkdir -p $(FUZZ_BUILD)/fuzz-work/$$t; \
+	  if ! $(FUZZ_RUN_ENV) $(FUZZ_BUILD)/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	      -timeout=30 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
+	      -artifact_prefix=$(FUZZ_BUILD)/fuzz-work/$$t- \
+	      $(FUZZ_BUILD)/fuzz-work/$$t tests/fuzz/corpus/$$t > $(FUZZ_BUILD)/fuzz-work/$$t.log 2>&1; then \
+	    tail -n 60 $(FUZZ_BUILD)/fuzz-work/$$t.log; echo "fuzz_$$t FAILED"; exit 1; \
+	  fi; \
+	  grep -e '^Done' -e 'stat::number_of_executed_units' -e 'stat::peak_rss' \
+	    $(FUZZ_BUILD)/fuzz-work/$$t.log; \
+	done
+
+fuzz-corpus: fuzz-build
+	$(FUZZ_RUN_ENV) $(FUZZ_BUILD)/bin/vecperf_fuzz_corpus tests/fuzz/corpus
+
+# Benchmark sweep (docs/benchmarks.md, "vecperf-bench"): a short default run on a synthetic set,
+# IVF and HNSW each with FAISS and hnswlib beside them, writing bench/results/*.{json,csv} and
+# the recall-vs-QPS plots. matplotlib is installed by this target only, never by `make test`.
+BENCH_PACKAGES := python3-matplotlib
+BENCH_ARGS ?= --synthetic 100000,128 --nq 1000 --threads 2 --repeats 3 --target-recall 0.95 --tune
+.PHONY: bench-deps
+
+bench-deps: deps
+	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(BENCH_PACKAGES)"
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory configure
+	cmake --build $(BUILD) -j $(JOBS) --target vecperf-bench
+	mkdir -p bench/results
+	$(BUILD)/bin/vecperf-bench $(BENCH_ARGS) --index ivf --nprobe 1,2,4,8,16,32,64,128 \
+	  --peers faiss --json bench/results/ivf.json --csv bench/results/ivf.csv
+	$(BUILD)/bin/vecperf-bench $(BENCH_ARGS) --index hnsw --ef-search 10,16,32,64,128,256 \
+	  --peers faiss,hnswlib --json bench/results/hnsw.json --csv bench/results/hnsw.csv
+	/usr/bin/python3 bench/plot.py bench/results/ivf.json --out bench/results/ivf
+	/usr/bin/python3 bench/plot.py bench/results/hnsw.json --out bench/results/hnsw

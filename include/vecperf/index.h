@@ -12,9 +12,11 @@
 
 namespace vecperf {
 
-enum class IndexKind : int { kFlat = 1, kIvf = 2, kHnsw = 3, kAuto = 4 };
+/// kGpuFlat: exact search on a CUDA device (see vecperf/gpu.h); needs a CUDA build and a device.
+enum class IndexKind : int { kFlat = 1, kIvf = 2, kHnsw = 3, kAuto = 4, kGpuFlat = 5 };
 
-VECPERF_EXPORT const char* index_kind_name(IndexKind kind);  ///< "flat", "ivf", "hnsw", "auto"
+/// "flat", "ivf", "hnsw", "auto", "gpu_flat"
+VECPERF_EXPORT const char* index_kind_name(IndexKind kind);
 VECPERF_EXPORT Result<IndexKind> parse_index_kind(const std::string& name);
 
 /// Per-call search knobs. Because they travel with the call, concurrent searches with different
@@ -96,6 +98,19 @@ class VECPERF_EXPORT Index {
   /// The stored copy of vector `id` (normalised for cosine; decoded for compressed IVF, so only
   /// approximately equal to what was added). Errors: kNotFound.
   virtual Status get_vector(int64_t id, float* out) const = 0;
+
+  /// The knobs a search uses where its SearchOptions field is 0: nprobe and rerank (IVF),
+  /// ef_search (HNSW; an auto index reports its current stage's). Fields that do not apply to
+  /// the backend are 0; k and num_threads keep SearchOptions' defaults. Saved with the index.
+  virtual SearchOptions default_search_options() const = 0;
+
+  /// Replaces the defaults above with the non-zero nprobe, ef_search and rerank of `options`;
+  /// zero fields, fields that do not apply to the backend, k and num_threads are ignored. Takes
+  /// effect for searches that start afterwards; searches already running keep the old values.
+  /// vecperf::tune() calls this. Safe to call concurrently with searches, adds and removes.
+  /// Errors: kInvalidArgument for a negative field, or a rerank on an IVF index that keeps no
+  /// float32 vectors to re-rank with (built without rerank, or with float32 lists).
+  virtual Status set_default_search_options(const SearchOptions& options) = 0;
 };
 
 /// Loads an index saved by `Index::save`, whatever its backend.

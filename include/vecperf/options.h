@@ -62,6 +62,33 @@ struct HnswOptions {
   uint64_t seed = 100;
 };
 
+/// Storage type of the vectors resident on the device.
+enum class GpuDtype : int {
+  kFloat32 = 0,  ///< Exact float32 products (TF32 only when GpuFlatOptions::allow_tf32).
+  kFloat16 = 1,  ///< Half the device memory and tensor-core products; ~3 significant digits per
+                 ///< value, so near-ties may swap order (recall@10 typically >= 0.99).
+};
+
+/// Exact search on a CUDA device: the vectors stay resident on the device, queries are searched
+/// in batches by a matrix product plus a k-selection pass (k <= 1024). A host copy of the
+/// vectors (N x dim float32) is kept as well, for save(), get_vector() and re-uploads.
+struct GpuFlatOptions {
+  /// Device storage of the vectors. Default: kFloat32.
+  GpuDtype dtype = GpuDtype::kFloat32;
+  /// CUDA device ordinal. Default: 0.
+  int device = 0;
+  /// Share of the device's free memory (at construction and at each search) the index may use
+  /// for its working buffers, in (0, 1]. Default: 0.8.
+  double memory_fraction = 0.8;
+  /// When no device is usable, make_index() (and load()) return a CPU Flat index instead of
+  /// kUnavailable, and a search the device cannot fit runs on the CPU instead of failing with
+  /// kResourceExhausted. Default: false.
+  bool prefer_gpu = false;
+  /// float32 only: let the product use TF32 tensor cores (10-bit mantissa: distances off by
+  /// ~1e-3 relative, faster). Default: false.
+  bool allow_tf32 = false;
+};
+
 /// Progress of a long operation (building or migrating an index): `done` out of `total` units.
 using ProgressCallback = std::function<void(int64_t done, int64_t total)>;
 
@@ -89,12 +116,15 @@ struct IndexOptions {
   IvfOptions ivf;
   HnswOptions hnsw;
   AutoOptions auto_index;
+  GpuFlatOptions gpu_flat;
 
   /// kInvalidArgument naming the first bad field, or OK.
   VECPERF_EXPORT Status validate() const;
 };
 
-/// Creates an empty index. Errors: kInvalidArgument from IndexOptions::validate().
+/// Creates an empty index. Errors: kInvalidArgument from IndexOptions::validate(); kGpuFlat:
+/// kUnavailable when no CUDA device is usable (a CPU Flat index instead with prefer_gpu),
+/// kResourceExhausted when the device cannot hold the index's buffers.
 VECPERF_EXPORT Result<std::unique_ptr<Index>> make_index(const IndexOptions& options);
 
 }  // namespace vecperf

@@ -12,6 +12,7 @@
 
 #include "convert.h"
 #include "vecperf/factory.h"
+#include "vecperf/gpu.h"
 #include "vecperf/index.h"
 #include "vecperf/options.h"
 
@@ -64,6 +65,10 @@ void visit_params(Options& o, F& f) {
     case IndexKind::kFlat: break;
     case IndexKind::kIvf: visit_ivf(o.ivf, f); break;
     case IndexKind::kHnsw: visit_hnsw(o.hnsw, f); break;
+    case IndexKind::kGpuFlat:
+      f("device", o.gpu_flat.device);
+      f("memory_fraction", o.gpu_flat.memory_fraction);
+      break;
     case IndexKind::kAuto:
       f("flat_max", o.auto_index.flat_max);
       f("ivf_max", o.auto_index.ivf_max);
@@ -385,6 +390,8 @@ memory_budget: most bytes the index may use (None or 0: unlimited). target_recal
 the approximate backends are tuned for, in (0, 1]. Returns a vecperf.Plan; plan.make_index()
 creates the index. ValueError for a bad argument; vecperf.Error (code 'ResourceExhausted') when
 even the smallest index exceeds the budget.)doc");
+  m.def("gpu_available", &gpu_available,
+        "True when vecperf was built with CUDA and a CUDA device can be used (kind='gpu_flat').");
   m.def("load", &load_index, "path"_a,
         R"doc(Loads an index written by Index.save(), whatever its backend.
 

@@ -21,11 +21,13 @@ from ._vecperf import (  # noqa: F401  (re-exported)
     Error,
     Index,
     Plan,
+    gpu_available,
     load,
     plan,
 )
 
-__all__ = ["Index", "Plan", "plan", "load", "EmbeddingCache", "Error", "CorruptionError"]
+__all__ = ["Index", "Plan", "plan", "load", "gpu_available", "EmbeddingCache", "Error",
+           "CorruptionError"]
 __version__ = "0.1.0"
 
 for _name in __all__:

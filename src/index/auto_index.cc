@@ -4,8 +4,9 @@
 // Why a holder instead of a fourth structure: each stage is an ordinary backend, so the auto
 // index inherits their validation, persistence and tests, and only the migration policy lives
 // here. Migration is synchronous inside the add that crossed the threshold: the vectors are copied
-// out of the old index, added to a new one of the next stage (tuned with the same rule table as
-// plan(), index/plan_rules.h), and the inner pointer is swapped. Searches keep using the old index
+// out of the old index, added to a new one of the next stage (configured with the same rule
+// table as plan(), index/plan_rules.h), its search knob is tuned to target_recall on held-out
+// vectors (vecperf/tuning.h), and the inner pointer is swapped. Searches keep using the old index
 // until the swap because they only need a shared lock on the pointer, which the migration takes
 // exclusively just for the swap itself.
 //
@@ -22,17 +23,33 @@
 #include "index/index_base.h"
 #include "index/options_codec.h"
 #include "index/plan_rules.h"
+#include "tuning/held_out_build.h"
+#include "vecperf/tuning.h"
 
 namespace vecperf::internal {
 namespace {
 
 // Rows handed to the new index per add call during a migration: one progress report each.
 constexpr int64_t kMigrationChunkRows = 8192;
+// Tuning after a migration (recall@10, as plan() targets): up to kTuneSample held-out queries,
+// fewer when the exact scan would exceed kTuneWork multiply-adds (a few seconds on one core),
+// but at least kTuneMinSample so that recall is still measured on 1,000 neighbours.
+constexpr int kTuneK = 10;
+constexpr int64_t kTuneSample = 500;
+constexpr int64_t kTuneMinSample = 100;
+constexpr double kTuneWork = 2e10;
 
 class AutoIndex final : public IndexImpl {
  public:
   AutoIndex(int64_t dim, Metric metric, AutoOptions options, std::unique_ptr<IndexImpl> inner)
-      : dim_(dim), metric_(metric), options_(std::move(options)), inner_(std::move(inner)) {}
+      : dim_(dim),
+        metric_(metric),
+        options_(std::move(options)),
+        inner_(std::move(inner)),
+        metrics_(IndexMetrics::create(this, IndexKind::kAuto, metric, dim)) {
+    // A loaded index starts with vectors.
+    if (metrics_) metrics_->set_shape(size(), memory_bytes());
+  }
 
   IndexKind kind() const override { return IndexKind::kAuto; }
   int64_t dim() const override { return dim_; }
@@ -43,7 +60,24 @@ class AutoIndex final : public IndexImpl {
     return inner_->size();
   }
 
+  // The public operations record themselves in metrics_; the stages inside are not registered.
   Status add(IdSpan ids, MatrixView vectors) override {
+    return metered_write(metrics_.get(), IndexOp::kAdd, static_cast<int64_t>(ids.size()), *this,
+                         write_mu_, [&] { return add_unmetered(ids, vectors); });
+  }
+
+  Status search(MatrixView queries, const SearchOptions& options,
+                SearchResults results) const override {
+    return metered_search(metrics_.get(), queries.rows,
+                          [&] { return search_unmetered(queries, options, results); });
+  }
+
+  Status remove(IdSpan ids) override {
+    return metered_write(metrics_.get(), IndexOp::kRemove, static_cast<int64_t>(ids.size()), *this,
+                         write_mu_, [&] { return remove_unmetered(ids); });
+  }
+
+  Status add_unmetered(IdSpan ids, MatrixView vectors) {
     std::lock_guard writer(write_mu_);
     {
       std::shared_lock lock(mu_);
@@ -60,13 +94,13 @@ class AutoIndex final : public IndexImpl {
     return Status::OK();
   }
 
-  Status search(MatrixView queries, const SearchOptions& options,
-                SearchResults results) const override {
+  Status search_unmetered(MatrixView queries, const SearchOptions& options,
+                          SearchResults results) const {
     std::shared_lock lock(mu_);
     return inner_->search(queries, options, results);
   }
 
-  Status remove(IdSpan ids) override {
+  Status remove_unmetered(IdSpan ids) {
     std::lock_guard writer(write_mu_);
     std::shared_lock lock(mu_);
     return inner_->remove(ids);
@@ -106,6 +140,23 @@ class AutoIndex final : public IndexImpl {
     inner_->for_each_vector(fn);
   }
 
+  SearchOptions default_search_options() const override {
+    std::shared_lock lock(mu_);
+    return inner_->default_search_options();
+  }
+
+  Status set_default_search_options(const SearchOptions& options) override {
+    // write_mu_ so that a migration in progress cannot swap in a stage without the change.
+    std::lock_guard writer(write_mu_);
+    std::shared_lock lock(mu_);
+    return inner_->set_default_search_options(options);
+  }
+
+  SearchKnob search_knob() const override {
+    std::shared_lock lock(mu_);
+    return inner_->search_knob();
+  }
+
   void write_payload(Writer& w) const override {
     std::shared_lock lock(mu_);
     const AutoOptions& o = options_;
@@ -128,29 +179,35 @@ class AutoIndex final : public IndexImpl {
   }
 
   // Options of the next stage for `n` vectors: the caller's IVF/HNSW options with nlist derived
-  // from n when 0 and the search knobs raised to what the rule table gives for target_recall.
-  Result<std::unique_ptr<IndexImpl>> new_stage(IndexKind next, int64_t n) const {
+  // from n when 0 and the search knobs raised to what the rule table gives for target_recall
+  // (the starting point: tuning replaces them). An IVF stage trains at `train_at` vectors.
+  Result<std::unique_ptr<IndexImpl>> new_stage(IndexKind next, int64_t n, int64_t train_at) const {
     if (next == IndexKind::kIvf) {
       IvfOptions o = options_.ivf;
       if (o.nlist == 0) o.nlist = rules::derive_nlist(n);
       o.nprobe =
           std::min(o.nlist, std::max(o.nprobe, rules::nprobe_for(options_.target_recall, o.nlist)));
       // Train once on everything present now (a seeded sample of it), not on the first chunk.
-      if (o.train_threshold == 0) o.train_threshold = n;
+      if (o.train_threshold == 0) o.train_threshold = train_at;
       o.max_train_samples =
           std::max<int64_t>(o.max_train_samples, rules::kMinTrainPerList * int64_t{o.nlist});
       return new_ivf(dim_, metric_, o);
     }
     HnswOptions o = options_.hnsw;
     o.ef_search = std::max(o.ef_search, rules::ef_search_for(options_.target_recall));
-    return new_hnsw(dim_, metric_, o);
+    // Room for all n at once: the tuning sample is added after the rest (add_and_tune), which
+    // must not double the graph's memory for its last few hundred vectors.
+    return new_hnsw(dim_, metric_, o, n);
   }
 
   // Builds the next stage from the current one and swaps it in. Requires: write_mu_ held, so
   // inner_ cannot change (reading it without mu_ is then safe: only this thread writes it).
   Status migrate(IndexKind next) {
+    InternalIndexScope scope;  // the new stage is part of this index, not an index of its own
     const int64_t n = inner_->size();
-    auto built = new_stage(next, n);
+    const TuningOptions tuning = stage_tuning(n);
+    // add_and_tune adds all but the tuning sample first: the stage trains on those.
+    auto built = new_stage(next, n, n - held_out_rows(n, tuning.sample_size));
     if (!built.ok()) return built.status();
     std::unique_ptr<IndexImpl> fresh = std::move(*built);
 
@@ -165,13 +222,12 @@ class AutoIndex final : public IndexImpl {
       data.insert(data.end(), v, v + dim_);
     });
     const int64_t total = static_cast<int64_t>(ids.size());
-    if (options_.on_progress) options_.on_progress(0, total);
-    for (int64_t begin = 0; begin < total; begin += kMigrationChunkRows) {
-      const int64_t rows = std::min(kMigrationChunkRows, total - begin);
-      VECPERF_RETURN_IF_ERROR(fresh->add(IdSpan(ids.data() + begin, static_cast<size_t>(rows)),
-                                         MatrixView{data.data() + begin * dim_, rows, dim_}));
-      if (options_.on_progress) options_.on_progress(begin + rows, total);
-    }
+    // Tuned before the swap, so no search ever runs on the untuned stage. A failed tuning leaves
+    // the rule table's knob, which is still a working index: the stage is swapped in anyway.
+    Result<TuningResult> tuned = Status::Internal("not tuned");
+    VECPERF_RETURN_IF_ERROR(add_and_tune(*fresh, ids, MatrixView{data.data(), total, dim_},
+                                         options_.target_recall, kTuneK, tuning,
+                                         kMigrationChunkRows, options_.on_progress, &tuned));
     if (fresh->size() != total)
       return Status::Internal("migration to " + std::string(index_kind_name(next)) + " holds " +
                               std::to_string(fresh->size()) + " vectors instead of " +
@@ -181,7 +237,22 @@ class AutoIndex final : public IndexImpl {
       inner_.swap(fresh);
     }
     // `fresh` now owns the old stage and frees it here, outside the lock.
+    if (!tuned.ok())
+      return tuned.status().with_context("migrated to " + std::string(index_kind_name(next)) +
+                                ", but tuning its search knob failed (the rule table's value "
+                                "stays)");
     return Status::OK();
+  }
+
+  // How a stage of n vectors is tuned: the knob set to the smallest value reaching
+  // target_recall on a held-out sample whose size bounds the exact scan's cost.
+  TuningOptions stage_tuning(int64_t n) const {
+    TuningOptions t;
+    const double per_query = static_cast<double>(n) * static_cast<double>(dim_);
+    t.sample_size = std::clamp<int64_t>(static_cast<int64_t>(kTuneWork / per_query),
+                                        kTuneMinSample, kTuneSample);
+    t.apply = true;
+    return t;
   }
 
   const int64_t dim_;
@@ -194,13 +265,18 @@ class AutoIndex final : public IndexImpl {
   std::mutex write_mu_;               // serialises add, remove and migration
   mutable std::mutex error_mu_;       // guards migration_error_ (read by describe)
   Status migration_error_;            // last migration failure, OK once one succeeds
+  // Declared last: destroyed (unregistered) first. Null only if constructed in a nested scope.
+  const std::unique_ptr<IndexMetrics> metrics_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<IndexImpl>> new_auto(int64_t dim, Metric metric,
                                             const AutoOptions& options) {
-  auto inner = new_flat(dim, metric, FlatOptions{});
+  Result<std::unique_ptr<IndexImpl>> inner = [&] {
+    InternalIndexScope scope;  // the first stage is part of the auto index
+    return new_flat(dim, metric, FlatOptions{});
+  }();
   if (!inner.ok()) return inner.status();
   return std::unique_ptr<IndexImpl>(
       std::make_unique<AutoIndex>(dim, metric, options, std::move(*inner)));
@@ -222,7 +298,10 @@ Result<std::unique_ptr<IndexImpl>> load_auto(Reader& r) {
               " (must be flat, ivf or hnsw)");
     return r.status();
   }
-  auto inner = read_index_payload(static_cast<IndexKind>(inner_kind), r);
+  Result<std::unique_ptr<IndexImpl>> inner = [&] {
+    InternalIndexScope scope;  // the stage is part of the auto index
+    return read_index_payload(static_cast<IndexKind>(inner_kind), r);
+  }();
   if (!inner.ok()) return inner.status();
   IndexOptions check;
   check.kind = IndexKind::kAuto;

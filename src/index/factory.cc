@@ -8,8 +8,11 @@
 #include <sstream>
 #include <vector>
 
+#include "index/index_base.h"
 #include "index/index_format.h"
 #include "index/plan_rules.h"
+#include "tuning/held_out_build.h"
+#include "vecperf/gpu.h"
 
 namespace vecperf {
 namespace {
@@ -81,6 +84,8 @@ Status check_workload(const Workload& w) {
   if (!(w.target_recall > 0 && w.target_recall <= 1))
     return Status::InvalidArgument("workload.target_recall must be in (0, 1], got " +
                                    std::to_string(w.target_recall));
+  if (w.device != Device::kCpu && w.device != Device::kGpu)
+    return Status::InvalidArgument("workload.device is not a known Device (kCpu or kGpu)");
   return Status::OK();
 }
 
@@ -96,6 +101,16 @@ IvfOptions planned_ivf(const Workload& w, IvfEncoding encoding, int pq_m) {
   o.max_train_samples =
       std::max<int64_t>(o.max_train_samples, rules::kMinTrainPerList * int64_t{o.nlist});
   return o;
+}
+
+// make_index(o), except that an HNSW graph gets room for all n vectors up front, so that a build
+// in chunks (and its tuning sample, added last) allocates the graph once instead of doubling it.
+Result<std::unique_ptr<Index>> make_sized(const IndexOptions& o, int64_t n) {
+  if (o.kind != IndexKind::kHnsw) return make_index(o);
+  VECPERF_RETURN_IF_ERROR(o.validate());
+  auto made = internal::new_hnsw(o.dim, o.metric, o.hnsw, std::max<int64_t>(0, n));
+  if (!made.ok()) return made.status();
+  return std::unique_ptr<Index>(std::move(*made));
 }
 
 std::string ivf_params(const IvfOptions& o) {
@@ -117,6 +132,8 @@ size_t estimate_memory(const IndexOptions& o, int64_t n) {
       return rules::with_growth_slack(un *
                                       (ud * sizeof(float) + norms + rules::kIdMapBytesPerVector));
     }
+    case IndexKind::kGpuFlat:  // host memory: the host copy of the vectors and the id map
+      return rules::with_growth_slack(un * (ud * sizeof(float) + rules::kIdMapBytesPerVector));
     case IndexKind::kIvf:
       return estimate_ivf(o.ivf, o.dim, o.metric, n);
     case IndexKind::kHnsw:
@@ -143,7 +160,15 @@ Result<IndexPlan> plan(const Workload& w) {
   p.options.metric = w.metric;
   std::ostringstream why;
 
-  if (n < rules::kFlatMax) {
+  const bool gpu = w.device == Device::kGpu && gpu_available();
+  if (w.device == Device::kGpu && !gpu)
+    why << "device=gpu ignored (" << gpu_unavailable_reason() << "); ";
+  if (gpu) {
+    p.options.kind = IndexKind::kGpuFlat;
+    p.options.gpu_flat.prefer_gpu = true;
+    why << "device rule: device=gpu and a CUDA device is available -> gpu_flat (exact, recall "
+        << "1.0; vectors resident on the device, falls back to the CPU if the device fails)";
+  } else if (n < rules::kFlatMax) {
     p.options.kind = IndexKind::kFlat;
     why << "size rule: N=" << n << " < " << rules::kFlatMax
         << " -> flat (an exact scan is fast enough and has recall 1.0)";
@@ -214,5 +239,23 @@ Result<IndexPlan> plan(const Workload& w) {
 }
 
 Result<std::unique_ptr<Index>> make_index(const IndexPlan& p) { return make_index(p.options); }
+
+Result<TunedIndex> build_tuned(const IndexPlan& p, IdSpan ids, MatrixView vectors,
+                               const BuildOptions& options) {
+  auto made = make_sized(p.options, vectors.rows);
+  if (!made.ok()) return made.status();
+  TunedIndex out;
+  out.index = std::move(*made);
+  // Chunks of about 1 % (at least 8192 rows) give a smooth progress report at no cost: the
+  // backends apply large adds in chunks anyway.
+  const int64_t chunk = std::max<int64_t>(8192, vectors.rows / 100);
+  Result<TuningResult> tuned = Status::Internal("not tuned");
+  VECPERF_RETURN_IF_ERROR(internal::add_and_tune(*out.index, ids, vectors, p.target_recall,
+                                                 options.k, options.tuning, chunk,
+                                                 options.on_progress, &tuned));
+  if (!tuned.ok()) return tuned.status();
+  out.tuning = std::move(*tuned);
+  return out;
+}
 
 }  // namespace vecperf

@@ -347,7 +347,8 @@ Result<std::unique_ptr<IndexImpl>> load_flat(Reader& r, int64_t dim, Metric metr
   const char* bytes = r.view(count * sizeof(float), "flat vectors");
   if (bytes == nullptr) return r.status();
   index->data().resize(count);
-  std::memcpy(index->data().data(), bytes, count * sizeof(float));
+  // An empty store has no buffer, and memcpy from or to null is undefined even for 0 bytes.
+  if (count > 0) std::memcpy(index->data().data(), bytes, count * sizeof(float));
   index->rebuild_norms();
   return std::unique_ptr<IndexImpl>(std::move(index));
 }

@@ -247,6 +247,22 @@ class HnswIndex final : public IndexBase {
            visited_lists * g.max_elements_ * sizeof(hnswlib::vl_type) + sizeof(Graph);
   }
 
+  // The default lives in options_, so save() and load() carry it like the other options.
+  SearchOptions defaults_locked() const override {
+    SearchOptions o;
+    o.ef_search = options_.ef_search;
+    return o;
+  }
+
+  Status set_defaults_locked(const SearchOptions& o) override {
+    if (o.ef_search > 0) options_.ef_search = o.ef_search;
+    return Status::OK();
+  }
+
+  SearchKnob knob_locked() const override {
+    return SearchKnob{IndexKind::kHnsw, SearchKnob::Field::kEfSearch, 0};
+  }
+
   std::string describe_locked() const override {
     std::ostringstream s;
     s << "hnsw(dim=" << dim() << ", metric=" << metric_name(metric()) << ", M=" << options_.M
@@ -362,10 +378,13 @@ class HnswIndex final : public IndexBase {
     hnswlib::VisitedList* vl = g.visited_list_pool_->getFreeVisitedList();
     hnswlib::vl_type* visited = vl->mass;
     const hnswlib::vl_type tag = vl->curV;
+    // Neither list can hold more than the graph's nodes, however large the caller's (or a
+    // file's) ef: reserving ef itself would let ef_search = 2^30 allocate gigabytes.
+    const size_t cap = std::min(ef, g.max_elements_);
     std::vector<Item> candidates;
-    candidates.reserve(ef + 64);
+    candidates.reserve(cap + 64);
     top.clear();
-    top.reserve(ef + 1);
+    top.reserve(cap + 1);
     tableint batch[2 * 256 + 1];
 
     const float d0 = distance(g, query, entry);
@@ -694,7 +713,7 @@ class HnswIndex final : public IndexBase {
     }
   }
 
-  const HnswOptions options_;
+  HnswOptions options_;  // ef_search changes with set_default_search_options (mu_ exclusive)
   KernelSpace space_;            // referenced by graph_: declared first, destroyed last
   const PairFn kernel_;           // l2sqr, or dot for IP and cosine (distance 1 - dot)
   const bool one_minus_;
@@ -708,9 +727,14 @@ bool fail(Reader& r, const std::string& problem) { return r.corrupt("hnsw graph:
 
 }  // namespace
 
-Result<std::unique_ptr<IndexImpl>> new_hnsw(int64_t dim, Metric metric, const HnswOptions& options) {
+Result<std::unique_ptr<IndexImpl>> new_hnsw(int64_t dim, Metric metric, const HnswOptions& options,
+                                            int64_t capacity) {
+  if (capacity < 0 || static_cast<uint64_t>(capacity) > kMaxNodes)
+    return Status::ResourceExhausted("an hnsw index holds at most " + std::to_string(kMaxNodes) +
+                                     " vectors");
   auto index = std::make_unique<HnswIndex>(dim, metric, options);
-  VECPERF_RETURN_IF_ERROR(index->init(kInitialCapacity));
+  VECPERF_RETURN_IF_ERROR(
+      index->init(std::max(kInitialCapacity, static_cast<size_t>(capacity))));
   return std::unique_ptr<IndexImpl>(std::move(index));
 }
 

@@ -82,6 +82,11 @@ int64_t IndexBase::size() const {
 }
 
 Status IndexBase::add(IdSpan ids, MatrixView vectors) {
+  return metered_write(metrics_.get(), IndexOp::kAdd, static_cast<int64_t>(ids.size()), *this,
+                       write_mu_, [&] { return add_unmetered(ids, vectors); });
+}
+
+Status IndexBase::add_unmetered(IdSpan ids, MatrixView vectors) {
   if (static_cast<int64_t>(ids.size()) != vectors.rows)
     return Status::InvalidArgument("add got " + std::to_string(ids.size()) + " ids for " +
                                    std::to_string(vectors.rows) + " vectors");
@@ -145,6 +150,12 @@ Status IndexBase::add_chunk(IdSpan ids, MatrixView vectors) {
 
 Status IndexBase::search(MatrixView queries, const SearchOptions& options,
                          SearchResults results) const {
+  return metered_search(metrics_.get(), queries.rows,
+                        [&] { return search_unmetered(queries, options, results); });
+}
+
+Status IndexBase::search_unmetered(MatrixView queries, const SearchOptions& options,
+                                   SearchResults results) const {
   VECPERF_RETURN_IF_ERROR(check_search_args(options, results));
   VECPERF_RETURN_IF_ERROR(check_matrix(queries, dim_, "queries"));
   if (queries.rows == 0) return Status::OK();
@@ -170,6 +181,11 @@ Status IndexBase::search(MatrixView queries, const SearchOptions& options,
 }
 
 Status IndexBase::remove(IdSpan ids) {
+  return metered_write(metrics_.get(), IndexOp::kRemove, static_cast<int64_t>(ids.size()), *this,
+                       write_mu_, [&] { return remove_unmetered(ids); });
+}
+
+Status IndexBase::remove_unmetered(IdSpan ids) {
   std::lock_guard writer(write_mu_);
   std::unique_lock lock(mu_);
   std::unordered_set<int64_t> seen;
@@ -211,6 +227,25 @@ Status IndexBase::get_vector(int64_t id, float* out) const {
   return Status::OK();
 }
 
+SearchOptions IndexBase::default_search_options() const {
+  std::shared_lock lock(mu_);
+  return defaults_locked();
+}
+
+Status IndexBase::set_default_search_options(const SearchOptions& o) {
+  if (o.nprobe < 0 || o.ef_search < 0 || o.rerank < 0)
+    return Status::InvalidArgument("default nprobe, ef_search and rerank must be >= 0 "
+                                   "(0 keeps the current default)");
+  // Exclusive: searches read the defaults under the shared lock, so none sees a half update.
+  std::unique_lock lock(mu_);
+  return set_defaults_locked(o);
+}
+
+SearchKnob IndexBase::search_knob() const {
+  std::shared_lock lock(mu_);
+  return knob_locked();
+}
+
 void IndexBase::for_each_vector(const std::function<void(int64_t, const float*)>& fn) const {
   std::shared_lock lock(mu_);
   std::vector<float> buf(static_cast<size_t>(dim_));
@@ -247,13 +282,22 @@ Result<std::unique_ptr<IndexImpl>> IndexBase::read_payload(IndexKind kind, Reade
   IdMap ids;
   if (!ids.load(r)) return r.status();
   const Metric m = static_cast<Metric>(metric);
+  Result<std::unique_ptr<IndexImpl>> loaded =
+      Status::Internal("read_payload called for an index kind without slots");
   switch (kind) {
-    case IndexKind::kFlat: return load_flat(r, dim, m, std::move(ids));
-    case IndexKind::kIvf: return load_ivf(r, dim, m, std::move(ids));
-    case IndexKind::kHnsw: return load_hnsw(r, dim, m, std::move(ids));
+    case IndexKind::kFlat: loaded = load_flat(r, dim, m, std::move(ids)); break;
+    case IndexKind::kIvf: loaded = load_ivf(r, dim, m, std::move(ids)); break;
+    case IndexKind::kHnsw: loaded = load_hnsw(r, dim, m, std::move(ids)); break;
+    case IndexKind::kGpuFlat: loaded = load_gpu_flat(r, dim, m, std::move(ids)); break;
     case IndexKind::kAuto: break;
   }
-  return Status::Internal("read_payload called for an index kind without slots");
+  // Every loader above builds an IndexBase.
+  if (loaded.ok()) static_cast<IndexBase&>(**loaded).refresh_metrics();
+  return loaded;
+}
+
+void IndexBase::refresh_metrics() {
+  if (metrics_) metrics_->set_shape(size(), memory_bytes());
 }
 
 }  // namespace vecperf::internal

@@ -13,13 +13,26 @@
 #include <string>
 #include <vector>
 
+#include "common/file_io.h"
 #include "common/rw_lock.h"
 #include "common/serialize.h"
 #include "index/id_map.h"
+#include "metrics/registry.h"
 #include "vecperf/index.h"
 #include "vecperf/options.h"
 
 namespace vecperf::internal {
+
+/// The search knob of a backend, as seen by vecperf::tune().
+struct SearchKnob {
+  enum class Field { kNone, kNprobe, kEfSearch };
+  /// The backend serving searches (an auto index's current stage).
+  IndexKind backend = IndexKind::kFlat;
+  /// kNone: searches are exact (Flat, or IVF before training), there is nothing to tune.
+  Field field = Field::kNone;
+  /// Largest useful value (nlist for nprobe); 0 when the backend sets no bound (ef_search).
+  int64_t max = 0;
+};
 
 /// Base of every concrete index: adds the payload serialization that save() and nested
 /// containers (AutoIndex) use.
@@ -29,12 +42,18 @@ class IndexImpl : public Index {
   virtual void write_payload(Writer& w) const = 0;
   /// Calls fn(id, vector) for every live vector under a shared lock (used for migrations).
   virtual void for_each_vector(const std::function<void(int64_t, const float*)>& fn) const = 0;
+  /// The knob vecperf::tune() adjusts on the backend now serving searches.
+  virtual SearchKnob search_knob() const = 0;
 
   Status save(const std::string& path) const final;
 };
 
 /// Rebuilds an index of the given kind from a payload written by write_payload.
 Result<std::unique_ptr<IndexImpl>> read_index_payload(IndexKind kind, Reader& r);
+
+/// Rebuilds an index from a verified index file (read_framed_file or decode_framed with
+/// kIndexFrame); `what` names the source in messages. Errors: kCorruption, kResourceExhausted.
+Result<std::unique_ptr<IndexImpl>> index_from_frame(const FramedFile& file, const std::string& what);
 
 /// kInvalidArgument unless `v` is a non-empty-or-zero-row matrix of dimension `dim` whose values
 /// are all finite. `what` names the argument ("vectors", "queries") in the message.
@@ -60,13 +79,20 @@ class IndexBase : public IndexImpl {
   Status get_vector(int64_t id, float* out) const final;
   void write_payload(Writer& w) const final;
   void for_each_vector(const std::function<void(int64_t, const float*)>& fn) const final;
+  SearchOptions default_search_options() const final;
+  Status set_default_search_options(const SearchOptions& options) final;
+  SearchKnob search_knob() const final;
 
   /// Reads the common part of a payload (dim, metric, id map) and hands the rest to the backend.
   static Result<std::unique_ptr<IndexImpl>> read_payload(IndexKind kind, Reader& r);
 
  protected:
   IndexBase(IndexKind kind, int64_t dim, Metric metric, IdMap ids = {})
-      : kind_(kind), dim_(dim), metric_(metric), ids_(std::move(ids)) {}
+      : kind_(kind),
+        dim_(dim),
+        metric_(metric),
+        ids_(std::move(ids)),
+        metrics_(IndexMetrics::create(this, kind, metric, dim)) {}
 
   /// Stores `vectors` (already validated and, for cosine, normalised) at slots
   /// first_slot .. first_slot + rows - 1, which ids_ already maps. On failure the backend must
@@ -85,12 +111,25 @@ class IndexBase : public IndexImpl {
   virtual void save_locked(Writer& w) const = 0;
   virtual size_t memory_locked() const = 0;
   virtual std::string describe_locked() const = 0;
+  /// Default knobs (see Index::default_search_options); a backend without knobs has none (all 0).
+  virtual SearchOptions defaults_locked() const { return SearchOptions{}; }
+  /// Stores the non-zero knobs of `o`, already checked to be non-negative (mu_ held exclusively).
+  virtual Status set_defaults_locked(const SearchOptions& /*o*/) { return Status::OK(); }
+  /// The tunable knob; a backend without knobs is exact.
+  virtual SearchKnob knob_locked() const { return SearchKnob{kind_}; }
 
   const IdMap& ids() const { return ids_; }
   IdMap& ids() { return ids_; }
 
  private:
   Status add_chunk(IdSpan ids, MatrixView vectors);
+  // The operations themselves; the public add/search/remove record them in metrics_.
+  Status add_unmetered(IdSpan ids, MatrixView vectors);
+  Status search_unmetered(MatrixView queries, const SearchOptions& options,
+                          SearchResults results) const;
+  Status remove_unmetered(IdSpan ids);
+  // Refreshes the size and memory gauges of a freshly loaded index.
+  void refresh_metrics();
 
   const IndexKind kind_;
   const int64_t dim_;
@@ -98,6 +137,8 @@ class IndexBase : public IndexImpl {
   IdMap ids_;
   mutable RwLock mu_;             // guards ids_ and the backend's structure
   std::mutex write_mu_;           // serialises add/remove calls across their chunks
+  // Null for the stages of an auto index, which counts for them (see InternalIndexScope).
+  const std::unique_ptr<IndexMetrics> metrics_;
 };
 
 /// Loaders of the concrete backends: rebuild from the backend's part of a payload.
@@ -105,11 +146,24 @@ Result<std::unique_ptr<IndexImpl>> load_flat(Reader& r, int64_t dim, Metric metr
 Result<std::unique_ptr<IndexImpl>> load_ivf(Reader& r, int64_t dim, Metric metric, IdMap ids);
 Result<std::unique_ptr<IndexImpl>> load_hnsw(Reader& r, int64_t dim, Metric metric, IdMap ids);
 Result<std::unique_ptr<IndexImpl>> load_auto(Reader& r);
+/// A CPU Flat index instead when no device is usable and options.prefer_gpu is set.
+Result<std::unique_ptr<IndexImpl>> load_gpu_flat(Reader& r, int64_t dim, Metric metric, IdMap ids);
 
 /// Constructors of the concrete backends (options already validated).
 Result<std::unique_ptr<IndexImpl>> new_flat(int64_t dim, Metric metric, const FlatOptions& options);
 Result<std::unique_ptr<IndexImpl>> new_ivf(int64_t dim, Metric metric, const IvfOptions& options);
-Result<std::unique_ptr<IndexImpl>> new_hnsw(int64_t dim, Metric metric, const HnswOptions& options);
+/// `capacity`: vectors the HNSW graph holds before it first grows (0: a small default), so that
+/// a build whose size is known (an auto index's migration) allocates exactly once.
+Result<std::unique_ptr<IndexImpl>> new_hnsw(int64_t dim, Metric metric, const HnswOptions& options,
+                                            int64_t capacity = 0);
 Result<std::unique_ptr<IndexImpl>> new_auto(int64_t dim, Metric metric, const AutoOptions& options);
+/// A CPU Flat index instead when no device is usable and options.prefer_gpu is set.
+Result<std::unique_ptr<IndexImpl>> new_gpu_flat(int64_t dim, Metric metric,
+                                                const GpuFlatOptions& options);
+class GpuFlatBackend;
+/// A gpu_flat index over a given backend (tests substitute a host implementation).
+std::unique_ptr<IndexImpl> new_gpu_flat_on(int64_t dim, Metric metric,
+                                           const GpuFlatOptions& options,
+                                           std::unique_ptr<GpuFlatBackend> backend);
 
 }  // namespace vecperf::internal

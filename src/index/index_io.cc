@@ -30,6 +30,7 @@ const char* index_kind_name(IndexKind kind) {
     case IndexKind::kIvf: return "ivf";
     case IndexKind::kHnsw: return "hnsw";
     case IndexKind::kAuto: return "auto";
+    case IndexKind::kGpuFlat: return "gpu_flat";
   }
   return "unknown";
 }
@@ -39,8 +40,9 @@ Result<IndexKind> parse_index_kind(const std::string& name) {
   if (name == "ivf") return IndexKind::kIvf;
   if (name == "hnsw") return IndexKind::kHnsw;
   if (name == "auto") return IndexKind::kAuto;
+  if (name == "gpu_flat") return IndexKind::kGpuFlat;
   return Status::InvalidArgument("unknown index kind '" + name +
-                                 "'; expected flat, ivf, hnsw or auto");
+                                 "'; expected flat, ivf, hnsw, auto or gpu_flat");
 }
 
 const char* ivf_encoding_name(IvfEncoding encoding) {
@@ -69,6 +71,15 @@ Status check_ivf(const IvfOptions& o, int64_t dim) {
   return Status::OK();
 }
 
+Status check_gpu_flat(const GpuFlatOptions& o) {
+  if (static_cast<int>(o.dtype) < 0 || static_cast<int>(o.dtype) > 1)
+    return Status::InvalidArgument("gpu_flat.dtype is not a known GpuDtype");
+  if (o.device < 0) return Status::InvalidArgument("gpu_flat.device must be >= 0");
+  if (!(o.memory_fraction > 0 && o.memory_fraction <= 1))
+    return Status::InvalidArgument("gpu_flat.memory_fraction must be in (0, 1]");
+  return Status::OK();
+}
+
 Status check_hnsw(const HnswOptions& o) {
   if (o.M < 2 || o.M > 256) return Status::InvalidArgument("hnsw.M must be in [2, 256]");
   if (o.ef_construction < 1) return Status::InvalidArgument("hnsw.ef_construction must be >= 1");
@@ -88,6 +99,7 @@ Status IndexOptions::validate() const {
     case IndexKind::kFlat: return Status::OK();
     case IndexKind::kIvf: return check_ivf(ivf, dim);
     case IndexKind::kHnsw: return check_hnsw(hnsw);
+    case IndexKind::kGpuFlat: return check_gpu_flat(gpu_flat);
     case IndexKind::kAuto: {
       const AutoOptions& a = auto_index;
       if (a.flat_max < 1 || a.ivf_max < a.flat_max)
@@ -109,6 +121,7 @@ Result<std::unique_ptr<Index>> make_index(const IndexOptions& o) {
     case IndexKind::kIvf: index = internal::new_ivf(o.dim, o.metric, o.ivf); break;
     case IndexKind::kHnsw: index = internal::new_hnsw(o.dim, o.metric, o.hnsw); break;
     case IndexKind::kAuto: index = internal::new_auto(o.dim, o.metric, o.auto_index); break;
+    case IndexKind::kGpuFlat: index = internal::new_gpu_flat(o.dim, o.metric, o.gpu_flat); break;
   }
   if (!index.ok()) return index.status();
   return std::unique_ptr<Index>(std::move(*index));
@@ -117,22 +130,28 @@ Result<std::unique_ptr<Index>> make_index(const IndexOptions& o) {
 Result<std::unique_ptr<Index>> load(const std::string& path) {
   auto file = internal::read_framed_file(path, internal::kIndexFrame);
   if (!file.ok()) return file.status();
-  if (file->kind < 1 || file->kind > static_cast<uint32_t>(IndexKind::kAuto))
-    return Status::Corruption("vecperf index file '" + path + "' names unknown backend kind " +
-                              std::to_string(file->kind));
-  internal::Reader r(file->payload.data(), file->payload.size(), "vecperf index file '" + path + "'");
-  auto index = internal::read_index_payload(static_cast<IndexKind>(file->kind), r);
+  auto index = internal::index_from_frame(*file, "vecperf index file '" + path + "'");
   if (!index.ok()) return index.status();
-  if (r.remaining() != 0) {
-    r.corrupt(std::to_string(r.remaining()) + " unexpected bytes after the index payload");
-    return r.status();
-  }
   return std::unique_ptr<Index>(std::move(*index));
 }
 
 }  // namespace vecperf
 
 namespace vecperf::internal {
+
+Result<std::unique_ptr<IndexImpl>> index_from_frame(const FramedFile& file,
+                                                    const std::string& what) {
+  if (file.kind < 1 || file.kind > static_cast<uint32_t>(IndexKind::kGpuFlat))
+    return Status::Corruption(what + " names unknown backend kind " + std::to_string(file.kind));
+  Reader r(file.payload.data(), file.payload.size(), what);
+  auto index = read_index_payload(static_cast<IndexKind>(file.kind), r);
+  if (!index.ok()) return index.status();
+  if (r.remaining() != 0) {
+    r.corrupt(std::to_string(r.remaining()) + " unexpected bytes after the index payload");
+    return r.status();
+  }
+  return index;
+}
 
 Result<std::unique_ptr<IndexImpl>> read_index_payload(IndexKind kind, Reader& r) {
   try {

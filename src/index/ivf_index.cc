@@ -44,6 +44,7 @@
 
 #include "common/parallel.h"
 #include "distance/distance.h"
+#include "index/faiss_blob.h"
 #include "index/index_base.h"
 #include "index/options_codec.h"
 #include "index/topk.h"
@@ -231,6 +232,12 @@ class IvfIndex final : public IndexBase {
     r.pod(&blob_size, "faiss index size");
     const char* blob = r.view(blob_size, "faiss index");
     if (blob == nullptr) return r.status();
+    {
+      // FAISS's reader trusts its input: only a blob of the exact shape we write reaches it.
+      Reader check(blob, blob_size, r.what());
+      if (!check_faiss_ivf_blob(check, {dim, index->l2(), index->opt_.encoding, index->opt_.pq_m}))
+        return check.status();
+    }
     ReaderBridge bridge(blob, blob_size);
     faiss::Index* raw = nullptr;
     try {
@@ -384,6 +391,34 @@ class IvfIndex final : public IndexBase {
     if (auto* sq = dynamic_cast<const faiss::IndexIVFScalarQuantizer*>(ivf_.get()))
       bytes += sq->sq.trained.capacity() * sizeof(float);
     return bytes;
+  }
+
+  // The defaults live in opt_, so save() and load() carry them like every other option.
+  SearchOptions defaults_locked() const override {
+    SearchOptions o;
+    o.nprobe = opt_.nprobe;
+    o.rerank = opt_.rerank;
+    return o;
+  }
+
+  Status set_defaults_locked(const SearchOptions& o) override {
+    // rerank needs the float32 originals, which are kept (from the first add) only when the
+    // index was created with rerank > 0 on compressed codes; so it can change, not appear.
+    if (o.rerank > 0 && !keeps_originals())
+      return Status::InvalidArgument(
+          "rerank needs the float32 vectors, which this IVF index does not keep (" +
+          std::string(opt_.encoding == IvfEncoding::kFlat
+                          ? "its lists are float32 already"
+                          : "it was created with rerank 0; create it with rerank > 0") +
+          ")");
+    if (o.nprobe > 0) opt_.nprobe = o.nprobe;
+    if (o.rerank > 0) opt_.rerank = o.rerank;
+    return Status::OK();
+  }
+
+  SearchKnob knob_locked() const override {
+    if (!ivf_) return SearchKnob{IndexKind::kIvf};  // buffering: searches are exact
+    return SearchKnob{IndexKind::kIvf, SearchKnob::Field::kNprobe, nlist()};
   }
 
   std::string describe_locked() const override {
@@ -712,7 +747,8 @@ class IvfIndex final : public IndexBase {
     const bool is_l2 = l2();
     const faiss::InvertedLists* il = ivf_->invlists;
     std::unique_ptr<faiss::InvertedListScanner> scanner(ivf_->get_InvertedListScanner(false));
-    const size_t kk = static_cast<size_t>(std::max<int64_t>(k_eff, rerank));
+    // More candidates than live vectors cannot be found; a huge rerank must not size the heaps.
+    const size_t kk = static_cast<size_t>(std::max<int64_t>(k_eff, std::min(rerank, ids().live())));
     std::vector<float> cdis(static_cast<size_t>(nlist())), sel(nprobe), raw(nprobe);
     std::vector<int64_t> probe(nprobe);
     std::vector<float> hdis(kk);

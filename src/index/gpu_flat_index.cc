@@ -1,0 +1,232 @@
+// GPU Flat index: exact search with the vectors resident on a CUDA device.
+//
+// The index keeps two copies of the vectors: the host copy (slots x dim float32, in slot order,
+// like the CPU Flat index) serves save(), get_vector() and rebuilding the device copy, and the
+// device copy (float32 or float16, plus squared norms for L2) serves searches through the plain
+// C++ GpuFlatBackend interface (src/gpu/gpu_backend.h). Host memory is therefore the same as a
+// CPU Flat index; device memory is N x dim x (4 or 2) bytes plus 4 bytes per vector for L2 and
+// the search's working buffers (src/gpu/memory_planner.h).
+//
+// Removal compacts the host copy (the last slot moves into each hole) and re-uploads it: one
+// host-to-device copy of the whole index per remove call, which is cheap next to how often a
+// GPU index is searched. A remove or search that the device cannot serve falls back to an
+// exact scan of the host copy when GpuFlatOptions::prefer_gpu is set.
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <sstream>
+
+#include "common/parallel.h"
+#include "distance/distance.h"
+#include "gpu/gpu_backend.h"
+#include "index/index_base.h"
+#include "index/topk.h"
+
+namespace vecperf::internal {
+namespace {
+
+void write_gpu_options(Writer& w, const GpuFlatOptions& o) {
+  w.pod<int32_t>(static_cast<int32_t>(o.dtype));
+  w.pod<int32_t>(o.device);
+  w.pod<double>(o.memory_fraction);
+  w.pod<uint8_t>(o.prefer_gpu ? 1 : 0);
+  w.pod<uint8_t>(o.allow_tf32 ? 1 : 0);
+}
+
+bool read_gpu_options(Reader& r, GpuFlatOptions* o) {
+  int32_t dtype = 0;
+  uint8_t prefer = 0, tf32 = 0;
+  r.pod(&dtype, "gpu_flat dtype");
+  r.pod(&o->device, "gpu_flat device");
+  r.pod(&o->memory_fraction, "gpu_flat memory fraction");
+  r.pod(&prefer, "gpu_flat prefer_gpu");
+  r.pod(&tf32, "gpu_flat allow_tf32");
+  if (!r.status().ok()) return false;
+  if (dtype < 0 || dtype > static_cast<int32_t>(GpuDtype::kFloat16))
+    return r.corrupt("unknown gpu_flat dtype " + std::to_string(dtype));
+  if (o->device < 0 || !(o->memory_fraction > 0 && o->memory_fraction <= 1) || prefer > 1 ||
+      tf32 > 1)
+    return r.corrupt("gpu_flat options out of range");
+  o->dtype = static_cast<GpuDtype>(dtype);
+  o->prefer_gpu = prefer != 0;
+  o->allow_tf32 = tf32 != 0;
+  return true;
+}
+
+class GpuFlatIndex final : public IndexBase, public DeviceResident {
+ public:
+  GpuFlatIndex(int64_t dim, Metric metric, const GpuFlatOptions& options,
+               std::unique_ptr<GpuFlatBackend> backend, IdMap ids = {})
+      : IndexBase(IndexKind::kGpuFlat, dim, metric, std::move(ids)),
+        options_(options),
+        backend_(std::move(backend)) {}
+
+  std::vector<float>& host() { return host_; }
+
+  /// Replaces the device copy with the host copy (after a load or a removal); on failure the
+  /// device copy is marked stale. Errors: as GpuFlatBackend::reset.
+  Status upload() {
+    norms_of(host_.data(), ids().slots(), &norms_);
+    Status s = backend_->reset(host_.data(), l2() ? norms_.data() : nullptr, ids().slots());
+    norms_.clear();
+    norms_.shrink_to_fit();
+    device_stale_ = !s.ok();
+    return s;
+  }
+
+  size_t device_memory_bytes() const override { return backend_->device_bytes(); }
+
+ protected:
+  Status add_locked(int64_t first_slot, MatrixView v) override {
+    // Device slots beyond 2^31 would not fit the selection keys (src/gpu/radix_select.h).
+    if (first_slot + v.rows > (int64_t{1} << 31))
+      return Status::ResourceExhausted("gpu_flat holds at most 2^31 vectors");
+    if (device_stale_) VECPERF_RETURN_IF_ERROR(upload());
+    const size_t d = static_cast<size_t>(dim());
+    host_.resize(static_cast<size_t>(first_slot + v.rows) * d);
+    std::copy(v.data, v.data + v.rows * dim(), host_.begin() + first_slot * dim());
+    std::vector<float> norms;
+    norms_of(v.data, v.rows, &norms);
+    Status s = backend_->append(v.data, l2() ? norms.data() : nullptr, v.rows);
+    if (!s.ok()) {
+      host_.resize(static_cast<size_t>(first_slot) * d);  // all-or-nothing
+      return s;
+    }
+    return Status::OK();
+  }
+
+  Status search_locked(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,
+                       float* dists, int64_t* labels) const override {
+    if (o.k > GpuFlatBackend::kMaxK)
+      return Status::InvalidArgument("gpu_flat returns at most " +
+                                     std::to_string(GpuFlatBackend::kMaxK) +
+                                     " neighbours per query, got k = " + std::to_string(o.k) +
+                                     "; use a CPU flat index for larger k");
+    Status s = device_stale_
+                   ? Status::Unavailable("the device copy of the gpu_flat index could not be "
+                                         "rebuilt after a removal; add or remove again to retry")
+                   : backend_->search(q, k_eff, stride, dists, labels);
+    if (s.ok() || !options_.prefer_gpu ||
+        (s.code() != StatusCode::kResourceExhausted && s.code() != StatusCode::kUnavailable))
+      return s;
+    search_host(q, o, k_eff, stride, dists, labels);
+    return Status::OK();
+  }
+
+  Status remove_locked(std::span<const int64_t> slots) override {
+    std::vector<int64_t> holes(slots.begin(), slots.end());
+    std::sort(holes.rbegin(), holes.rend());
+    const int64_t d = dim();
+    // Highest hole first, so that the last slot is either the hole itself or still live.
+    for (int64_t hole : holes) {
+      const int64_t last = ids().slots() - 1;
+      if (hole != last) std::memcpy(&host_[hole * d], &host_[last * d], d * sizeof(float));
+      ids().move_last_into(hole);
+    }
+    host_.resize(static_cast<size_t>(ids().slots() * d));
+    // The ids are gone from the map already, so the removal stands; a failed upload leaves the
+    // device copy stale until the next add/remove rebuilds it (searches report it meanwhile).
+    return upload();
+  }
+
+  void vector_locked(int64_t slot, float* out) const override {
+    std::copy_n(host_.begin() + slot * dim(), dim(), out);
+  }
+  void save_locked(Writer& w) const override {
+    write_gpu_options(w, options_);
+    w.array(host_.data(), host_.size());  // the CPU Flat layout: load can fall back to it
+  }
+  size_t memory_locked() const override {
+    return (host_.capacity() + norms_.capacity()) * sizeof(float);
+  }
+  std::string describe_locked() const override {
+    std::ostringstream s;
+    s << "gpu_flat(dim=" << dim() << ", metric=" << metric_name(metric())
+      << ", size=" << ids().live()
+      << ", dtype=" << (options_.dtype == GpuDtype::kFloat16 ? "float16" : "float32")
+      << ", device=" << backend_->describe() << ")";
+    return s.str();
+  }
+
+ private:
+  bool l2() const { return metric() == Metric::kL2; }
+
+  void norms_of(const float* rows, int64_t n, std::vector<float>* out) const {
+    out->clear();
+    if (!l2()) return;
+    out->resize(static_cast<size_t>(n));
+    const size_t d = static_cast<size_t>(dim());
+    for (int64_t i = 0; i < n; ++i) (*out)[i] = norm_sqr(rows + i * dim(), d);
+  }
+
+  // Exact scan of the host copy, for prefer_gpu when the device cannot serve a search.
+  void search_host(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,
+                   float* dists, int64_t* labels) const {
+    const int64_t n = ids().slots();
+    const size_t d = static_cast<size_t>(dim());
+    const Metric m = l2() ? Metric::kL2 : Metric::kInnerProduct;  // cosine data is normalised
+    auto scan = [&](int64_t begin, int64_t end, int) {
+      for (int64_t i = begin; i < end; ++i) {
+        TopK top(k_eff);
+        for (int64_t s = 0; s < n; ++s)
+          top.push(metric_distance(m, q.row(i), host_.data() + s * dim(), d), s);
+        top.extract(dists + i * stride, labels + i * stride);
+      }
+    };
+    parallel_chunks(q.rows, resolve_threads(o.num_threads, q.rows), scan);
+  }
+
+  const GpuFlatOptions options_;
+  const std::unique_ptr<GpuFlatBackend> backend_;
+  std::vector<float> host_;   // slots() x dim, row-major
+  std::vector<float> norms_;  // scratch of uploads (L2)
+  // Written under the exclusive lock (add/remove), read under the shared one (search).
+  bool device_stale_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<IndexImpl> new_gpu_flat_on(int64_t dim, Metric metric,
+                                           const GpuFlatOptions& options,
+                                           std::unique_ptr<GpuFlatBackend> backend) {
+  return std::make_unique<GpuFlatIndex>(dim, metric, options, std::move(backend));
+}
+
+Result<std::unique_ptr<IndexImpl>> new_gpu_flat(int64_t dim, Metric metric,
+                                                const GpuFlatOptions& options) {
+  auto backend = make_gpu_flat_backend(dim, metric, options);
+  if (!backend.ok()) {
+    if (options.prefer_gpu && backend.status().code() == StatusCode::kUnavailable)
+      return new_flat(dim, metric, FlatOptions{});
+    return backend.status();
+  }
+  return new_gpu_flat_on(dim, metric, options, std::move(*backend));
+}
+
+Result<std::unique_ptr<IndexImpl>> load_gpu_flat(Reader& r, int64_t dim, Metric metric,
+                                                 IdMap ids) {
+  GpuFlatOptions options;
+  if (!read_gpu_options(r, &options)) return r.status();
+  auto backend = make_gpu_flat_backend(dim, metric, options);
+  if (!backend.ok()) {
+    // The rest of the payload is a CPU Flat payload.
+    if (options.prefer_gpu && backend.status().code() == StatusCode::kUnavailable)
+      return load_flat(r, dim, metric, std::move(ids));
+    return backend.status();
+  }
+  if (ids.live() != ids.slots()) {
+    r.corrupt("gpu_flat index with dead slots");
+    return r.status();
+  }
+  auto index = std::make_unique<GpuFlatIndex>(dim, metric, options, std::move(*backend),
+                                              std::move(ids));
+  if (!r.vec(&index->host(), "gpu_flat vectors")) return r.status();
+  if (index->host().size() != static_cast<size_t>(index->size() * dim)) {
+    r.corrupt("gpu_flat vector count does not match the id map");
+    return r.status();
+  }
+  VECPERF_RETURN_IF_ERROR(index->upload());
+  return std::unique_ptr<IndexImpl>(std::move(index));
+}
+
+}  // namespace vecperf::internal
