@@ -43,14 +43,14 @@ test: build
 # synchronise through spin-waits in uninstrumented code, which TSan reports as races in the
 # buffers they fill. Our own threads (searches, parallel_chunks, HNSW inserts) stay on.
 tsan-test: deps
-	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECPERF_SANITIZE=thread \
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECPERF_SANITIZE=thread -DVECPERF_WITH_CUDA=OFF \
 	  -DVECPERF_BUILD_BENCHMARKS=OFF >/dev/null
 	cmake --build build-tsan -j $(JOBS)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  ctest --test-dir build-tsan --output-on-failure -j $(JOBS) --timeout 1800
 
 asan-test: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECPERF_SANITIZE=address,undefined \
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECPERF_SANITIZE=address,undefined -DVECPERF_WITH_CUDA=OFF \
 	  -DVECPERF_BUILD_BENCHMARKS=OFF >/dev/null
 	cmake --build build-asan -j $(JOBS)
 	ASAN_OPTIONS="halt_on_error=1" UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
