@@ -177,16 +177,18 @@ int run(const BenchOptions& o) {
   mc.latency_queries = o.latency_queries;
   int64_t steps = 0, done = 0;
   for (const Candidate& c : candidates) steps += static_cast<int64_t>(c.values.size());
+  // Settings are measured round by round (setting i of every engine before setting i + 1 of
+  // any), so that load from elsewhere on a shared machine hits the engines alike; the runs are
+  // then listed engine by engine.
   ProgressBar bar("sweeping");
-  for (const Candidate& c : candidates) {
-    RunPoint named;
-    named.engine = c.engine->engine();
-    named.index = c.engine->index();
-    named.defaults = c.defaults;
-    report.engines.push_back(EngineInfo{named.label(), c.engine->describe(), c.build_seconds,
-                                        c.engine->memory_bytes(), c.engine->memory_estimated(),
-                                        c.engine.get() == ours && !o.load_path.empty()});
-    for (int v : c.values) {
+  std::vector<std::vector<RunPoint>> per_engine(candidates.size());
+  size_t rounds = 0;
+  for (const Candidate& c : candidates) rounds = std::max(rounds, c.values.size());
+  for (size_t i = 0; i < rounds; ++i) {
+    for (size_t e = 0; e < candidates.size(); ++e) {
+      const Candidate& c = candidates[e];
+      if (i >= c.values.size()) continue;
+      const int v = c.values[i];
       bar.update(done++, steps);
       auto p = measure(*c.engine, v, data->queries.view(), data->truth, mc);
       if (!p.ok()) return fail(p.status().with_context(c.engine->describe()));
@@ -197,8 +199,19 @@ int run(const BenchOptions& o) {
         p->index_default =
             (o.index.plan || !o.load_path.empty()) && !p->knob.empty() && v == index_default;
       }
-      report.runs.push_back(*p);
+      per_engine[e].push_back(*p);
     }
+  }
+  for (size_t e = 0; e < candidates.size(); ++e) {
+    const Candidate& c = candidates[e];
+    RunPoint named;
+    named.engine = c.engine->engine();
+    named.index = c.engine->index();
+    named.defaults = c.defaults;
+    report.engines.push_back(EngineInfo{named.label(), c.engine->describe(), c.build_seconds,
+                                        c.engine->memory_bytes(), c.engine->memory_estimated(),
+                                        c.engine.get() == ours && !o.load_path.empty()});
+    report.runs.insert(report.runs.end(), per_engine[e].begin(), per_engine[e].end());
   }
   bar.finish();
 
