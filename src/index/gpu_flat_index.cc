@@ -12,6 +12,10 @@
 // GPU index is searched. A remove or search that the device cannot serve falls back to an
 // exact scan of the host copy when GpuFlatOptions::prefer_gpu is set.
 #include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
 #include <cstring>
 #include <new>
 #include <sstream>
@@ -21,6 +25,7 @@
 #include "gpu/gpu_backend.h"
 #include "index/index_base.h"
 #include "index/topk.h"
+#include "metrics/registry.h"
 
 namespace vecperf::internal {
 namespace {
@@ -53,13 +58,48 @@ bool read_gpu_options(Reader& r, GpuFlatOptions* o) {
   return true;
 }
 
+class GpuFlatIndex;
+
+// Device metrics for the process-wide registry (vecperf/metrics.h): the device memory and batch
+// searches of every live gpu_flat index, summed per device. The source is installed once and
+// reads only atomics, so a scrape never touches an index's lock. Lock order: the registry's
+// mutex (held while the source runs), then live_mu().
+std::mutex& live_mu() {
+  static std::mutex mu;
+  return mu;
+}
+std::set<const GpuFlatIndex*>& live_indexes() {
+  static std::set<const GpuFlatIndex*> live;
+  return live;
+}
+std::vector<DeviceMetrics> collect_device_metrics();
+
+void track(const GpuFlatIndex* index) {
+  static std::once_flag installed;
+  std::call_once(installed, [] { set_device_metrics_source(collect_device_metrics); });
+  std::lock_guard<std::mutex> lock(live_mu());
+  live_indexes().insert(index);
+}
+
+void untrack(const GpuFlatIndex* index) {
+  std::lock_guard<std::mutex> lock(live_mu());
+  live_indexes().erase(index);
+}
+
 class GpuFlatIndex final : public IndexBase, public DeviceResident {
  public:
   GpuFlatIndex(int64_t dim, Metric metric, const GpuFlatOptions& options,
                std::unique_ptr<GpuFlatBackend> backend, IdMap ids = {})
       : IndexBase(IndexKind::kGpuFlat, dim, metric, std::move(ids)),
         options_(options),
-        backend_(std::move(backend)) {}
+        backend_(std::move(backend)) {
+    track(this);
+  }
+  ~GpuFlatIndex() override { untrack(this); }
+
+  int device() const { return options_.device; }
+  uint64_t device_bytes_now() const { return device_bytes_.load(std::memory_order_relaxed); }
+  uint64_t batch_searches() const { return batch_searches_.load(std::memory_order_relaxed); }
 
   std::vector<float>& host() { return host_; }
 
@@ -71,6 +111,7 @@ class GpuFlatIndex final : public IndexBase, public DeviceResident {
     norms_.clear();
     norms_.shrink_to_fit();
     device_stale_ = !s.ok();
+    device_bytes_.store(backend_->device_bytes(), std::memory_order_relaxed);
     return s;
   }
 
@@ -92,6 +133,7 @@ class GpuFlatIndex final : public IndexBase, public DeviceResident {
       host_.resize(static_cast<size_t>(first_slot) * d);  // all-or-nothing
       return s;
     }
+    device_bytes_.store(backend_->device_bytes(), std::memory_order_relaxed);
     return Status::OK();
   }
 
@@ -106,6 +148,7 @@ class GpuFlatIndex final : public IndexBase, public DeviceResident {
                    ? Status::Unavailable("the device copy of the gpu_flat index could not be "
                                          "rebuilt after a removal; add or remove again to retry")
                    : backend_->search(q, k_eff, stride, dists, labels);
+    if (s.ok()) batch_searches_.fetch_add(1, std::memory_order_relaxed);
     if (s.ok() || !options_.prefer_gpu ||
         (s.code() != StatusCode::kResourceExhausted && s.code() != StatusCode::kUnavailable))
       return s;
@@ -182,7 +225,29 @@ class GpuFlatIndex final : public IndexBase, public DeviceResident {
   std::vector<float> norms_;  // scratch of uploads (L2)
   // Written under the exclusive lock (add/remove), read under the shared one (search).
   bool device_stale_ = false;
+  // Read by metric scrapes without the index lock.
+  std::atomic<uint64_t> device_bytes_{0};
+  mutable std::atomic<uint64_t> batch_searches_{0};
 };
+
+std::vector<DeviceMetrics> collect_device_metrics() {
+  std::map<int, DeviceMetrics> by_device;
+  std::lock_guard<std::mutex> lock(live_mu());
+  for (const GpuFlatIndex* index : live_indexes()) {
+    DeviceMetrics& d = by_device[index->device()];
+    d.device = index->device();
+    d.name = "cuda:" + std::to_string(index->device());
+    d.memory_used_bytes += index->device_bytes_now();
+    d.batch_searches += index->batch_searches();
+    // Not measured: the backend has no device timers yet, so the busy fractions stay unknown
+    // rather than reported as 0 (see DeviceMetrics).
+    d.utilization = -1;
+    d.batch_search_utilization = -1;
+  }
+  std::vector<DeviceMetrics> out;
+  for (auto& [device, metrics] : by_device) out.push_back(std::move(metrics));
+  return out;
+}
 
 }  // namespace
 

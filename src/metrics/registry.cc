@@ -158,16 +158,20 @@ class Registry {
             format_labels({{"device", std::to_string(d.device)}, {"name", d.name}});
         e.gauge("vecperf_device_memory_used_bytes", "Device memory in use.", labels,
                 static_cast<double>(d.memory_used_bytes));
-        e.gauge("vecperf_device_memory_total_bytes", "Device memory in total.", labels,
-                static_cast<double>(d.memory_total_bytes));
-        e.gauge("vecperf_device_utilization_ratio",
-                "Fraction of the last sampling period the device was busy.", labels,
-                d.utilization);
+        // Unknown figures are left out rather than reported as 0 (see DeviceMetrics).
+        if (d.memory_total_bytes > 0)
+          e.gauge("vecperf_device_memory_total_bytes", "Device memory in total.", labels,
+                  static_cast<double>(d.memory_total_bytes));
+        if (d.utilization >= 0)
+          e.gauge("vecperf_device_utilization_ratio",
+                  "Fraction of the last sampling period the device was busy.", labels,
+                  d.utilization);
         e.counter("vecperf_device_batch_searches_total", "Batch searches run on the device.",
                   labels, d.batch_searches);
-        e.gauge("vecperf_device_batch_search_utilization_ratio",
-                "Fraction of batch-search wall time the device was busy.", labels,
-                d.batch_search_utilization);
+        if (d.batch_search_utilization >= 0)
+          e.gauge("vecperf_device_batch_search_utilization_ratio",
+                  "Fraction of batch-search wall time the device was busy.", labels,
+                  d.batch_search_utilization);
       }
     }
     return e.text();

@@ -148,11 +148,14 @@ struct DeviceMetrics {
   int device = 0;
   std::string name;
   uint64_t memory_used_bytes = 0;
+  /// 0 when the source does not know it (the gauge is then left out).
   uint64_t memory_total_bytes = 0;
-  /// Fraction of the last sampling period the device was busy, in [0, 1].
+  /// Fraction of the last sampling period the device was busy, in [0, 1]; negative when the
+  /// source does not measure it (the gauge is then left out and no warning is derived from it).
   double utilization = 0;
   /// Batch searches run on the device so far, and the fraction of their wall time the device
-  /// was busy: low means the host (transfers, merging) is the bottleneck.
+  /// was busy: low means the host (transfers, merging) is the bottleneck. The fraction is
+  /// negative when not measured.
   uint64_t batch_searches = 0;
   double batch_search_utilization = 0;
 };

@@ -123,11 +123,16 @@ void text_report(const MetricsSnapshot& s, const ReportOptions& o,
   if (!s.devices.empty()) {
     out += "\ndevices: " + std::to_string(s.devices.size()) + "\n";
     for (const DeviceMetrics& d : s.devices) {
+      // Negative fractions and a zero total mean "not measured" (see DeviceMetrics).
+      auto ratio_or_na = [](double r) { return r >= 0 ? format_ratio(r) : std::string("n/a"); };
+      const std::string total = d.memory_total_bytes > 0
+                                    ? format_bytes(static_cast<double>(d.memory_total_bytes))
+                                    : std::string("n/a");
       out += "  device" + std::to_string(d.device) + " (" + d.name + "): memory " +
-             format_bytes(static_cast<double>(d.memory_used_bytes)) + " of " +
-             format_bytes(static_cast<double>(d.memory_total_bytes)) + ", utilization " +
-             format_ratio(d.utilization) + ", " + std::to_string(d.batch_searches) +
-             " batch searches at " + format_ratio(d.batch_search_utilization) + " busy\n";
+             format_bytes(static_cast<double>(d.memory_used_bytes)) + " of " + total +
+             ", utilization " + ratio_or_na(d.utilization) + ", " +
+             std::to_string(d.batch_searches) + " batch searches at " +
+             ratio_or_na(d.batch_search_utilization) + " busy\n";
     }
   }
   out += "\nwarnings: " + std::to_string(warnings.size()) + "\n";
@@ -273,7 +278,7 @@ std::vector<ReportWarning> report_warnings(const MetricsSnapshot& s, const Repor
   check_memory("process", "resident memory", s.resident_memory_bytes, o.memory_budget_bytes, o,
                &out);
   for (const DeviceMetrics& d : s.devices) {
-    if (d.batch_searches >= o.min_gpu_batch_searches &&
+    if (d.batch_searches >= o.min_gpu_batch_searches && d.batch_search_utilization >= 0 &&
         d.batch_search_utilization < o.min_gpu_utilization) {
       const std::string subject = "device" + std::to_string(d.device);
       out.push_back({"gpu_utilization", subject,

@@ -11,6 +11,7 @@
 #include "gpu/gpu_backend.h"
 #include "index/index_base.h"
 #include "testing/testing.h"
+#include "vecperf/metrics.h"
 #include "vecperf/report.h"
 
 namespace vecperf::internal {
@@ -184,6 +185,30 @@ TEST(GpuFlatIndex, BatchReportShowsDeviceMemory) {
                   .ok());
   EXPECT_EQ(r.device_memory_bytes, 100u * 8 * sizeof(float));
   EXPECT_NE(gpu.index->describe().find("host stand-in"), std::string::npos);
+}
+
+TEST(GpuFlatIndex, DeviceMemoryAndBatchSearchesReachTheMetrics) {
+  const Matrix base = testing::clustered(200, 8, 1);
+  const Matrix q = testing::clustered(5, 8, 2);
+  Fixture gpu(8, Metric::kL2, false);
+  ASSERT_TRUE(gpu.index->add(ids_from(200, 0), base.view()).ok());
+  Status st;
+  for (int i = 0; i < 3; ++i) {
+    search_ids(*gpu.index, q, 4, &st);
+    ASSERT_TRUE(st.ok()) << st.to_string();
+  }
+  const std::string text = prometheus_text();
+  // The host stand-in holds 200 x 8 floats "on the device".
+  EXPECT_NE(text.find("vecperf_device_memory_used_bytes{device=\"0\",name=\"cuda:0\"} 6400"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("vecperf_device_batch_searches_total{device=\"0\",name=\"cuda:0\"} 3"),
+            std::string::npos)
+      << text;
+  // Busy fractions are not measured yet: left out, not reported as 0.
+  EXPECT_EQ(text.find("vecperf_device_batch_search_utilization_ratio{"), std::string::npos);
+  gpu.index.reset();
+  EXPECT_EQ(prometheus_text().find("vecperf_device_memory_used_bytes{"), std::string::npos);
 }
 
 }  // namespace

@@ -122,6 +122,8 @@ TEST(ReportWarningsTest, GpuUtilisationFiresOnlyWithDeviceMetricsAndBatchSearche
   EXPECT_EQ(rules(s), Rules{});
   s.devices = {device_with(5, 0.1)};  // too few batch searches
   EXPECT_EQ(rules(s), Rules{});
+  s.devices = {device_with(50, -1)};  // not measured by the source
+  EXPECT_EQ(rules(s), Rules{});
 }
 
 TEST(ReportRenderTest, TextCarriesTheFiguresAndTheWarnings) {
