@@ -12,6 +12,7 @@
 #include <string>
 
 #include "convert.h"
+#include "objects.h"
 #include "vecperf/cache.h"
 
 namespace vecperf::python {
@@ -256,6 +257,11 @@ vecperf.CorruptionError (damaged RocksDB files), vecperf.Error (e.g. code 'Unava
 directory is open in another cache).)doc";
 
 }  // namespace
+
+std::shared_ptr<EmbeddingCache> cache_or_null(py::handle object) {
+  if (!py::isinstance<PyCache>(object)) return nullptr;
+  return py::cast<const PyCache&>(object).get();
+}
 
 void bind_cache(py::module_& m) {
   py::class_<PyCache>(m, "EmbeddingCache", kCacheDoc)

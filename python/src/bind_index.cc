@@ -11,6 +11,7 @@
 #include <string>
 
 #include "convert.h"
+#include "objects.h"
 #include "vecperf/factory.h"
 #include "vecperf/gpu.h"
 #include "vecperf/index.h"
@@ -301,6 +302,19 @@ Pickling and copy.deepcopy go through save()/load() (the C++ serializer).)doc";
 
 }  // namespace
 
+Index* index_or_null(py::handle object) {
+  if (!py::isinstance<PyIndex>(object)) return nullptr;
+  return py::cast<PyIndex&>(object).index.get();
+}
+
+Index& index_of(py::handle object, const char* what) {
+  Index* index = index_or_null(object);
+  if (index == nullptr) {
+    throw py::type_error(std::string(what) + ": expected a vecperf.Index, got " + type_name(object));
+  }
+  return *index;
+}
+
 void bind_index(py::module_& m) {
   py::class_<PyIndex>(m, "Index", kIndexDoc)
       .def(py::init(&make), "dim"_a, "metric"_a = "l2", "kind"_a = "auto", py::kw_only(),
@@ -358,7 +372,18 @@ call only; num_threads=0 uses every core, 1 runs on the calling thread.)doc")
       .def_property_readonly("metric", [](const PyIndex& self) { return metric_name(self.index->metric()); },
                              "'l2', 'ip' or 'cosine'.")
       .def_property_readonly("kind", [](const PyIndex& self) { return index_kind_name(self.index->kind()); },
-                             "'flat', 'ivf', 'hnsw' or 'auto'.");
+                             "'flat', 'ivf', 'hnsw' or 'auto'.")
+      .def_property_readonly("default_search_options", [](const PyIndex& self) {
+             SearchOptions defaults;
+             {
+               py::gil_scoped_release release;
+               defaults = self.index->default_search_options();
+             }
+             return search_knobs(defaults);
+           },
+           "The knobs a search uses when it does not pass them, as a dict {'nprobe', "
+           "'ef_search', 'rerank'} (0 where the backend has no such knob); vecperf.tune() and "
+           "vecperf.apply_tuning_profile() set them, and save() keeps them.");
 
   py::class_<IndexPlan>(m, "Plan",
                         "The factory's choice for a workload (see vecperf.plan): kind, params, "

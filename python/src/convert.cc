@@ -75,6 +75,10 @@ void throw_status(const Status& status, bool file_call) {
   throw py::error_already_set();
 }
 
+std::string type_name(py::handle object) {
+  return py::str(py::type::handle_of(object).attr("__name__"));
+}
+
 int64_t conversion_count() { return g_conversions.load(std::memory_order_relaxed); }
 
 Matrix to_matrix(py::handle object, int64_t dim, const char* what) {
@@ -108,6 +112,28 @@ Ids to_ids(py::handle object, const char* what) {
   return ids;
 }
 
+IdMatrix to_id_matrix(py::handle object, const char* what) {
+  py::array a = py::array::ensure(object);
+  if (!a) throw py::type_error(std::string(what) + ": expected an array-like of integers");
+  if (a.ndim() != 2) {
+    throw py::value_error(std::string(what) + ": expected shape (nq, k), got " + shape_string(a));
+  }
+  if (a.size() > 0) require_real_dtype(a, what, /*allow_float=*/false);
+  IdMatrix m{as_contiguous<int64_t>(a, object)};
+  m.data = static_cast<const int64_t*>(m.owner.data());
+  m.rows = m.owner.shape(0);
+  m.cols = m.owner.shape(1);
+  return m;
+}
+
+py::dict search_knobs(const SearchOptions& options) {
+  py::dict knobs;
+  knobs["nprobe"] = options.nprobe;
+  knobs["ef_search"] = options.ef_search;
+  knobs["rerank"] = options.rerank;
+  return knobs;
+}
+
 Texts to_texts(py::handle object) {
   if (PyUnicode_Check(object.ptr()) || PyBytes_Check(object.ptr())) {
     throw py::type_error("texts: expected a sequence of str, got a single string; wrap it in a list");
@@ -131,8 +157,7 @@ Texts to_texts(py::handle object) {
       data = PyBytes_AS_STRING(item);
       size = PyBytes_GET_SIZE(item);
     } else {
-      throw py::type_error("texts[" + std::to_string(i) + "]: expected str, got " +
-                           std::string(py::str(py::type::handle_of(item).attr("__name__"))));
+      throw py::type_error("texts[" + std::to_string(i) + "]: expected str, got " + type_name(item));
     }
     texts.keep.push_back(py::reinterpret_borrow<py::object>(item));
     texts.views.emplace_back(data, static_cast<size_t>(size));

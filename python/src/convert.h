@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "vecperf/index.h"
 #include "vecperf/options.h"
 #include "vecperf/status.h"
 #include "vecperf/types.h"
@@ -50,6 +51,9 @@ T cast_arg(py::handle value, const char* name) {
   }
 }
 
+/// The name of `object`'s type, for error messages ("list", "ndarray", ...).
+std::string type_name(py::handle object);
+
 /// Number of input arrays that had to be converted (copied) because they were not C-contiguous
 /// native float32 / int64. Test-only probe of the zero-copy guarantee (vecperf._vecperf._conversions).
 int64_t conversion_count();
@@ -73,6 +77,20 @@ struct Ids {
   IdSpan span;
 };
 Ids to_ids(py::handle object, const char* what);
+
+/// 2-D int64 matrix (e.g. search result ids) borrowed from, or converted once from, a Python
+/// object: C-contiguous int64 is used in place; other integer input is converted. Raises TypeError
+/// for a non-integer dtype and ValueError for another number of dimensions.
+struct IdMatrix {
+  py::array owner;
+  const int64_t* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+IdMatrix to_id_matrix(py::handle object, const char* what);
+
+/// The per-index search knobs of `options` as a dict {'nprobe', 'ef_search', 'rerank'}.
+py::dict search_knobs(const SearchOptions& options);
 
 /// A sequence of str (or bytes) viewed as UTF-8 without copying: `keep` holds a reference to
 /// every item, so the views stay valid even if the caller's list changes during the call.

@@ -12,6 +12,7 @@ The classes are the C++ engine's, bound thinly (vecperf._vecperf); see help(vecp
 help(vecperf.EmbeddingCache) and docs/python.md.
 """
 
+import json as _json
 import os as _os
 import tempfile as _tempfile
 
@@ -21,14 +22,44 @@ from ._vecperf import (  # noqa: F401  (re-exported)
     Error,
     Index,
     Plan,
+    TuningResult,
+    apply_tuning_profile,
+    compute_ground_truth,
     gpu_available,
     load,
+    merge_results,
+    parse_tuning_profile,
     plan,
+    prometheus_text,
+    read_vectors,
+    set_memory_budget,
+    set_metrics_name,
+    tune,
+    tune_held_out,
+    write_vectors,
 )
+from ._vecperf import _performance_report
 
 __all__ = ["Index", "Plan", "plan", "load", "gpu_available", "EmbeddingCache", "Error",
-           "CorruptionError"]
+           "CorruptionError", "TuningResult", "tune", "tune_held_out", "parse_tuning_profile",
+           "apply_tuning_profile", "prometheus_text", "performance_report", "set_metrics_name",
+           "set_memory_budget", "merge_results", "read_vectors", "write_vectors",
+           "compute_ground_truth"]
 __version__ = "0.1.0"
+
+
+
+def performance_report(format="text", memory_budget=0):
+    """A report of every live index and embedding cache in the process.
+
+    format="text" returns a str for people; format="json" returns the report parsed into a dict
+    {"process", "indexes", "caches", "devices", "warnings"} (docs/operations.md). memory_budget:
+    bytes the process may use (0 = none); the report warns near it. ValueError for another
+    format. Thread-safe.
+    """
+    text = _performance_report(format, memory_budget)
+    return _json.loads(text) if format == "json" else text
+
 
 for _name in __all__:
     globals()[_name].__module__ = "vecperf"
