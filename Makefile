@@ -90,6 +90,8 @@ perf-gate-update: perf-build
 FUZZ_PACKAGES := clang libclang-rt-14-dev libomp-dev
 FUZZ_BUILD    ?= build-fuzz
 FUZZ_SECONDS  ?= 60
+# 0 = a new random seed each run; CI pins one so that a failure there can be replayed.
+FUZZ_SEED     ?= 0
 FUZZ_TARGETS  := index_payload index_file cache_record json dataset
 FUZZ_RUN_ENV  := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 .PHONY: fuzz-build fuzz fuzz-corpus
@@ -106,7 +108,7 @@ fuzz: fuzz-build
 	  echo "== fuzz_$$t: $(FUZZ_SECONDS) s (log: $(FUZZ_BUILD)/fuzz-work/$$t.log)"; \
 	  mkdir -p $(FUZZ_BUILD)/fuzz-work/$$t; \
 	  if ! $(FUZZ_RUN_ENV) $(FUZZ_BUILD)/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
-	      -timeout=30 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
+	      -timeout=30 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 -seed=$(FUZZ_SEED) \
 	      -artifact_prefix=$(FUZZ_BUILD)/fuzz-work/$$t- \
 	      $(FUZZ_BUILD)/fuzz-work/$$t tests/fuzz/corpus/$$t > $(FUZZ_BUILD)/fuzz-work/$$t.log 2>&1; then \
 	    tail -n 60 $(FUZZ_BUILD)/fuzz-work/$$t.log; echo "fuzz_$$t FAILED"; exit 1; \
