@@ -144,7 +144,7 @@ VECPERF_EXPORT Result<IntMatrix> read_neighbors(const std::string& path,
 /// .bvecs or .u8bin (each value must then be an integer in 0..255).
 /// Errors: kInvalidArgument (format that holds no floats, dim outside 1..65536, more rows than
 /// the format can count, an empty .fvecs/.bvecs, a value that does not fit uint8);
-/// kIOError / kResourceExhausted (disk full) from the OS; the previous file, if any, is kept.
+/// kIOError from the OS (a full disk says so); the previous file, if any, is kept.
 /// Thread-safety: safe to call concurrently; two writes of one path leave one complete file.
 VECPERF_EXPORT Status write_vectors(const std::string& path, MatrixView vectors,
                                     DatasetFormat format = DatasetFormat::kAuto);

@@ -8,94 +8,31 @@
 #define XXH_STATIC_LINKING_ONLY  // exposes XXH64_state_t so it can live on the stack
 #include <xxhash.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <new>
 
+#include "common/atomic_file.h"
 #include "common/fs_seam.h"
 
 namespace vecperf::internal {
 namespace {
 
-// Repeats a system call interrupted by a signal before it did anything (EINTR). close() is
-// never retried: on Linux the descriptor is gone even when close reports EINTR.
-template <typename Call>
-auto retry_eintr(Call&& call) {
-  for (;;) {
-    auto r = call();
-    if (!(r < 0 && errno == EINTR)) return r;
-  }
-}
-
-Status io_error(const std::string& action, const std::string& path, int err) {
-  std::string msg = "cannot " + action + " '" + path + "': " + std::strerror(err);
-  // A full disk is the failure users can fix themselves, so it is named as such.
-  if (err == ENOSPC) msg += " (the disk is full: free some space and retry)";
-  if (err == EDQUOT) msg += " (the disk quota is exhausted: free some space and retry)";
-  return Status::IOError(std::move(msg));
-}
-
-Status write_all(FileOps& ops, int fd, const char* data, size_t size, const std::string& path) {
-  while (size > 0) {
-    const ssize_t n = retry_eintr([&] { return ops.write(fd, data, size); });
-    if (n < 0) return io_error("write", path, errno);
-    // A zero-byte write of a non-empty buffer would loop forever; POSIX allows it only for
-    // special files, and a full disk reports ENOSPC.
-    if (n == 0) return io_error("write", path, EIO);
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return Status::OK();
-}
-
-Status pwrite_all(FileOps& ops, int fd, const char* data, size_t size, off_t offset,
-                  const std::string& path) {
-  while (size > 0) {
-    const ssize_t n = retry_eintr([&] { return ops.pwrite(fd, data, size, offset); });
-    if (n < 0) return io_error("write", path, errno);
-    if (n == 0) return io_error("write", path, EIO);
-    data += n;
-    size -= static_cast<size_t>(n);
-    offset += n;
-  }
-  return Status::OK();
-}
-
-// Buffers writes and hashes the payload as it streams through.
+// Hashes the payload as it streams into the file.
 class HashingFileSink : public ByteSink {
  public:
-  HashingFileSink(FileOps& ops, int fd, std::string path)
-      : ops_(ops), fd_(fd), path_(std::move(path)) {
-    XXH64_reset(&hash_, 0);
-    buffer_.reserve(kBufferSize);
-  }
+  explicit HashingFileSink(AtomicFile& file) : file_(file) { XXH64_reset(&hash_, 0); }
   Status append(const void* data, size_t size) override {
     XXH64_update(&hash_, data, size);
     size_ += size;
-    const char* p = static_cast<const char*>(data);
-    if (buffer_.size() + size > kBufferSize) {
-      VECPERF_RETURN_IF_ERROR(flush());
-      if (size >= kBufferSize) return write_all(ops_, fd_, p, size, path_);
-    }
-    buffer_.insert(buffer_.end(), p, p + size);
-    return Status::OK();
-  }
-  Status flush() {
-    Status s = write_all(ops_, fd_, buffer_.data(), buffer_.size(), path_);
-    buffer_.clear();
-    return s;
+    return file_.append(data, size);
   }
   uint64_t digest() const { return XXH64_digest(&hash_); }
   uint64_t size() const { return size_; }
 
  private:
-  static constexpr size_t kBufferSize = 1 << 20;
-  FileOps& ops_;
-  int fd_;
-  std::string path_;
+  AtomicFile& file_;
   XXH64_state_t hash_;
-  std::vector<char> buffer_;
   uint64_t size_ = 0;
 };
 
@@ -110,20 +47,12 @@ void encode_header(const FrameSpec& spec, uint32_t kind, uint64_t payload_size,
   std::memcpy(out + 32, &header_hash, 8);
 }
 
-std::string directory_of(const std::string& path) {
-  auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-// Streams the header placeholder and the payload into `fd`, then writes the real header and
-// fsyncs. Leaves closing and cleaning up to the caller.
-Status write_contents(FileOps& ops, int fd, const std::string& tmp, const FrameSpec& spec,
-                      uint32_t kind, const std::function<void(Writer&)>& write_payload) {
+// Streams the header placeholder and the payload into `file`, then writes the real header.
+Status write_contents(AtomicFile& file, const FrameSpec& spec, uint32_t kind,
+                      const std::function<void(Writer&)>& write_payload) {
   char header[kFileHeaderSize] = {};
-  VECPERF_RETURN_IF_ERROR(write_all(ops, fd, header, sizeof(header), tmp));  // rewritten below
-  HashingFileSink sink(ops, fd, tmp);
+  VECPERF_RETURN_IF_ERROR(file.append(header, sizeof(header)));  // rewritten below
+  HashingFileSink sink(file);
   Writer writer(&sink);
   try {
     write_payload(writer);
@@ -133,24 +62,8 @@ Status write_contents(FileOps& ops, int fd, const std::string& tmp, const FrameS
     return Status::Internal(std::string("unexpected exception while serialising: ") + e.what());
   }
   VECPERF_RETURN_IF_ERROR(writer.status());
-  VECPERF_RETURN_IF_ERROR(sink.flush());
   encode_header(spec, kind, sink.size(), sink.digest(), header);
-  VECPERF_RETURN_IF_ERROR(pwrite_all(ops, fd, header, sizeof(header), 0, tmp));
-  if (retry_eintr([&] { return ops.fsync(fd); }) != 0) return io_error("fsync", tmp, errno);
-  return Status::OK();
-}
-
-// Makes a rename in `dir` durable. EINVAL means the file system cannot sync directories
-// (some network and FUSE file systems), where there is nothing more to do.
-Status sync_directory(FileOps& ops, const std::string& dir) {
-  const int dfd =
-      retry_eintr([&] { return ops.open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0); });
-  if (dfd < 0) return io_error("open directory", dir, errno);
-  Status s;
-  if (retry_eintr([&] { return ops.fsync(dfd); }) != 0 && errno != EINVAL)
-    s = io_error("fsync directory", dir, errno);
-  ops.close(dfd);
-  return s;
+  return file.write_at(0, header, sizeof(header));
 }
 
 // Checks a header read from a `file_size`-byte file and fills *out (all but the payload).
@@ -211,41 +124,12 @@ std::string describe(const FrameSpec& spec, const std::string& name) {
 
 Status write_framed_file(const std::string& path, const FrameSpec& spec, uint32_t kind,
                          const std::function<void(Writer&)>& write_payload) {
-  static std::atomic<uint64_t> counter{0};
-  FileOps& ops = file_ops();
   const std::string context = std::string("saving ") + spec.what + " to '" + path + "'";
-  const std::string tmp =
-      path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  const int fd = retry_eintr(
-      [&] { return ops.open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644); });
-  if (fd < 0) return io_error("create", tmp, errno).with_context(context);
-
-  // Removes the temporary file; a failure to do so is added to the error being reported, since
-  // the caller has to delete that file by hand.
-  auto discard = [&](Status s) {
-    const int err = retry_eintr([&] { return ops.unlink(tmp.c_str()); }) != 0 ? errno : 0;
-    if (err != 0 && err != ENOENT) {
-      s = Status(s.code(), std::string(s.message()) + "; the temporary file '" + tmp +
-                               "' could not be removed either: " + std::strerror(err));
-    }
-    return s.with_context(context);
-  };
-
-  Status s = write_contents(ops, fd, tmp, spec, kind, write_payload);
-  if (!s.ok()) {
-    ops.close(fd);
-    return discard(std::move(s));
-  }
-  // close() can report a deferred write error (NFS); the data is then not safely on disk.
-  if (ops.close(fd) != 0) return discard(io_error("close", tmp, errno));
-  if (retry_eintr([&] { return ops.rename(tmp.c_str(), path.c_str()); }) != 0)
-    return discard(io_error("rename temporary file onto", path, errno));
-  s = sync_directory(ops, directory_of(path));
-  if (!s.ok()) {
-    return s.with_context(context +
-                          " (the new file is in place, but may not survive a power loss)");
-  }
-  return Status::OK();
+  AtomicFile file;
+  Status s = file.open(path);
+  if (s.ok()) s = write_contents(file, spec, kind, write_payload);
+  if (s.ok()) s = file.commit();
+  return s.ok() ? s : file.discard(std::move(s)).with_context(context);
 }
 
 Result<FramedFile> read_framed_file(const std::string& path, const FrameSpec& spec) {

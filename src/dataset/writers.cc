@@ -5,7 +5,7 @@
 #include <limits>
 #include <vector>
 
-#include "dataset/atomic_file.h"
+#include "common/atomic_file.h"
 #include "dataset/formats.h"
 #include "dataset/npy_header.h"
 #include "vecperf/dataset.h"
@@ -39,21 +39,25 @@ template <typename RowBytes>
 Status write_rows(const std::string& path, DatasetFormat format, Elem elem, int64_t rows,
                   int64_t dim, RowBytes&& row_bytes) {
   internal::AtomicFile file;
-  VECPERF_RETURN_IF_ERROR(file.open(path));
-  if (format == DatasetFormat::kNpy) {
-    const std::string header = internal::encode_npy_header(elem, rows, dim);
-    VECPERF_RETURN_IF_ERROR(file.append(header.data(), header.size()));
-  } else if (!is_record_format(format)) {
-    const uint32_t header[2] = {static_cast<uint32_t>(rows), static_cast<uint32_t>(dim)};
-    VECPERF_RETURN_IF_ERROR(file.append(header, sizeof(header)));
-  }
-  const int32_t record_dim = static_cast<int32_t>(dim);
-  const size_t bytes = static_cast<size_t>(dim) * internal::elem_size(elem);
-  for (int64_t i = 0; i < rows; ++i) {
-    if (is_record_format(format)) VECPERF_RETURN_IF_ERROR(file.append(&record_dim, 4));
-    VECPERF_RETURN_IF_ERROR(file.append(row_bytes(i), bytes));
-  }
-  return file.commit();
+  auto stream = [&]() -> Status {
+    VECPERF_RETURN_IF_ERROR(file.open(path));
+    if (format == DatasetFormat::kNpy) {
+      const std::string header = internal::encode_npy_header(elem, rows, dim);
+      VECPERF_RETURN_IF_ERROR(file.append(header.data(), header.size()));
+    } else if (!is_record_format(format)) {
+      const uint32_t header[2] = {static_cast<uint32_t>(rows), static_cast<uint32_t>(dim)};
+      VECPERF_RETURN_IF_ERROR(file.append(header, sizeof(header)));
+    }
+    const int32_t record_dim = static_cast<int32_t>(dim);
+    const size_t bytes = static_cast<size_t>(dim) * internal::elem_size(elem);
+    for (int64_t i = 0; i < rows; ++i) {
+      if (is_record_format(format)) VECPERF_RETURN_IF_ERROR(file.append(&record_dim, 4));
+      VECPERF_RETURN_IF_ERROR(file.append(row_bytes(i), bytes));
+    }
+    return file.commit();
+  };
+  Status s = stream();
+  return s.ok() ? s : file.discard(std::move(s)).with_context("writing '" + path + "'");
 }
 
 std::string cell(int64_t row, int64_t col) {

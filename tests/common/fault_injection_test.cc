@@ -22,6 +22,7 @@
 #include "common/fs_seam.h"
 #include "index/backends.h"
 #include "testing/testing.h"
+#include "vecperf/dataset.h"
 #include "vecperf/index.h"
 
 namespace vecperf {
@@ -193,11 +194,21 @@ std::vector<SaveFault> save_faults() {
   return {
       {"create fails", [](FaultyFileOps& f) { f.fail(Op::kOpen, EACCES); }, std::strerror(EACCES)},
       {"first write EIO", [](FaultyFileOps& f) { f.fail(Op::kWrite, EIO); }, std::strerror(EIO)},
-      {"payload write EIO", [](FaultyFileOps& f) { f.fail(Op::kWrite, EIO, 1); },
+      // Small files go out in one buffered write; 64-byte transfers make the second write
+      // land in the payload.
+      {"payload write EIO",
+       [](FaultyFileOps& f) {
+         f.max_chunk(64);
+         f.fail(Op::kWrite, EIO, 1);
+       },
        std::strerror(EIO)},
       {"disk full in the header", [](FaultyFileOps& f) { f.disk_budget(10); }, "disk is full"},
       {"disk full in the payload", [](FaultyFileOps& f) { f.disk_budget(1000); }, "disk is full"},
-      {"quota exhausted", [](FaultyFileOps& f) { f.fail(Op::kWrite, EDQUOT, 1); },
+      {"quota exhausted",
+       [](FaultyFileOps& f) {
+         f.max_chunk(64);
+         f.fail(Op::kWrite, EDQUOT, 1);
+       },
        "quota is exhausted"},
       {"header rewrite EIO", [](FaultyFileOps& f) { f.fail(Op::kPwrite, EIO); },
        std::strerror(EIO)},
@@ -443,6 +454,48 @@ TEST_F(FramedFileFaultTest, DecodeFramedMatchesTheFileReader) {
   EXPECT_NE(damaged.status().message().find("'mem'"), std::string_view::npos);
   EXPECT_EQ(internal::decode_framed(bytes.data(), 12, kSpec, "mem").status().code(),
             StatusCode::kCorruption);
+}
+
+// The dataset writers stream through the same atomic writer as index files, so the same fault
+// matrix applies (all but the header rewrite, which only framed files do).
+TEST(DatasetWriteFaultTest, EveryFaultKeepsThePreviousFile) {
+  TempDir dir;
+  for (const char* name : {"base.fbin", "base.fvecs", "base.npy"}) {
+    SCOPED_TRACE(name);
+    const std::string path = dir.file(name);
+    ASSERT_TRUE(write_vectors(path, testing::clustered(100, kDim, 1).view()).ok());
+    const std::string good = slurp(path);
+    const testing::Matrix other = testing::clustered(120, kDim, 2);
+    for (const SaveFault& fault : save_faults()) {
+      if (std::string(fault.name) == "header rewrite EIO") continue;
+      SCOPED_TRACE(fault.name);
+      FaultyFileOps ops;
+      fault.arm(ops);
+      Status s;
+      {
+        internal::ScopedFileOps scope(&ops);
+        s = write_vectors(path, other.view());
+      }
+      EXPECT_EQ(s.code(), StatusCode::kIOError) << s.to_string();
+      EXPECT_NE(s.message().find(path), std::string_view::npos) << s.to_string();
+      EXPECT_NE(s.message().find(fault.os_text), std::string_view::npos) << s.to_string();
+      EXPECT_EQ(dir.temp_files(), 0u) << s.to_string();
+      EXPECT_EQ(slurp(path), good);
+    }
+    // Short, interrupted writes still produce the complete file.
+    FaultyFileOps ops;
+    ops.max_chunk(5);
+    ops.interrupt();
+    {
+      internal::ScopedFileOps scope(&ops);
+      ASSERT_TRUE(write_vectors(path, other.view()).ok());
+    }
+    EXPECT_GT(ops.short_transfers(), 0);
+    EXPECT_EQ(ops.calls(Op::kFsync), 2);  // the file, then its directory
+    auto back = read_vectors(path);
+    ASSERT_TRUE(back.ok()) << back.status().to_string();
+    EXPECT_EQ(back->rows(), other.rows);
+  }
 }
 
 }  // namespace
