@@ -13,7 +13,7 @@
 
 #include "common/bench_common.h"
 #include "common/json.h"
-#include "dataset/atomic_file.h"
+#include "common/atomic_file.h"
 #include "distance/distance.h"
 
 #ifndef VECPERF_SOURCE_DIR
