@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "vecperf/export.h"
 #include "vecperf/status.h"
@@ -46,13 +47,18 @@ struct SearchResults {
   int64_t* ids = nullptr;
 };
 
+/// Reports the progress of Index::add_with_progress(): `done` of `total` vectors are in so far.
+/// Return OK to go on; any other status stops the add, which then removes every vector it added
+/// and returns that status.
+using AddProgressCallback = std::function<Status(int64_t done, int64_t total)>;
+
 /// Abstract vector index.
 ///
 /// Thread-safety: any number of threads may call the const methods (`search`, `size`, `save`,
 /// ...) concurrently. `add` and `remove` may run concurrently with searches: a readers-writer lock
 /// lets searches proceed together while a writer waits for them, and a writer holds the lock only
-/// while it applies its change, so a search sees an index either before or after each `add` or
-/// `remove` call, never half of one.
+/// while it applies its change, so a search sees an index either before or after each `remove`
+/// call and each chunk of 8192 vectors of an `add`, never half of one.
 class VECPERF_EXPORT Index {
  public:
   virtual ~Index() = default;
@@ -70,6 +76,18 @@ class VECPERF_EXPORT Index {
   /// the index (remove it first to replace it); kResourceExhausted when memory runs out.
   virtual Status add(IdSpan ids, MatrixView vectors) = 0;
 
+  /// add() reporting progress: the vectors go in by chunks (8192 rows) and `progress` is called
+  /// after each chunk with the rows added so far, ending with (rows, rows); not called for an
+  /// empty add. It runs on the calling thread between chunks, when searches are not blocked, so
+  /// it may search the index; it must not add to or remove from it (that may deadlock).
+  /// Still all-or-nothing: when a chunk fails or `progress` returns a non-OK status, the vectors
+  /// of the chunks already added are removed again and that status is returned. Searches running
+  /// meanwhile may see the chunks added so far. An IVF index keeps the training the add triggered;
+  /// an auto index keeps the stage it migrated to. An empty `progress` makes this add().
+  /// Errors: as add(), or the status `progress` returned.
+  virtual Status add_with_progress(IdSpan ids, MatrixView vectors,
+                                   const AddProgressCallback& progress) = 0;
+
   /// Finds the `options.k` nearest vectors of each query, nearest first (see Metric).
   /// `results` must point to two buffers of queries.rows * options.k elements.
   /// An empty index is not an error: every slot is unfilled (id -1, distance +inf).
@@ -86,6 +104,10 @@ class VECPERF_EXPORT Index {
   /// disk leaves either the old file or the new one. Errors: kIOError.
   virtual Status save(const std::string& path) const = 0;
 
+  /// The bytes save() would write (docs/file-format.md), built in memory: from_bytes() reads
+  /// them back. Errors: kResourceExhausted when memory runs out.
+  virtual Result<std::string> to_bytes() const = 0;
+
   /// Bytes of memory held by the index (vectors, graph or lists, id map).
   virtual size_t memory_bytes() const = 0;
 
@@ -94,6 +116,12 @@ class VECPERF_EXPORT Index {
 
   /// True when `id` is in the index.
   virtual bool contains(int64_t id) const = 0;
+
+  /// One past the largest id in the index (0 when it is empty): ids from here on collide with no
+  /// id present. Removing the largest id lowers it, and it is the same after save() and load().
+  /// Cost: constant, except after the largest id was removed, when the first call scans the id
+  /// map.
+  virtual int64_t next_free_id() const = 0;
 
   /// The stored copy of vector `id` (normalised for cosine; decoded for compressed IVF, so only
   /// approximately equal to what was added). Errors: kNotFound.
@@ -118,5 +146,10 @@ class VECPERF_EXPORT Index {
 /// damaged or foreign file (the message names the file and the problem); kNotSupported for a
 /// file written by a newer format version.
 VECPERF_EXPORT Result<std::unique_ptr<Index>> load(const std::string& path);
+
+/// Loads an index from the bytes of Index::to_bytes() (or of a saved file), with the same checks
+/// as load(). Errors: kCorruption for truncated, damaged or foreign bytes; kNotSupported for a
+/// newer format version; kResourceExhausted when memory runs out. Thread-safe.
+VECPERF_EXPORT Result<std::unique_ptr<Index>> from_bytes(std::string_view bytes);
 
 }  // namespace vecperf

@@ -26,8 +26,8 @@ using namespace pybind11::literals;
 struct PyIndex {
   std::unique_ptr<Index> index;
   int64_t dim = 0;
-  /// First id add() assigns when called without ids: 0 for a new index, size() for a loaded one,
-  /// then past every id added through this object.
+  /// First id add() assigns when called without ids: 0 for a new index, next_free_id() for a
+  /// loaded one, then past every id added through this object.
   int64_t next_id = 0;
 };
 
@@ -178,8 +178,9 @@ PyIndex make(int64_t dim, const std::string& metric, const std::string& kind, py
 
 // ----- operations ----------------------------------------------------------------------------
 
-py::array add(PyIndex& self, py::object vectors, py::object ids) {
+py::array add(PyIndex& self, py::object vectors, py::object ids, py::object progress) {
   Matrix v = to_matrix(vectors, self.dim, "vectors");
+  StoppingProgress report(resolve_progress(std::move(progress), "vecperf: adding vectors"));
   if (ids.is_none()) {
     // Reserved with no Python code between the read and the write (Python code may switch
     // threads), so concurrent implicit adds get disjoint ranges.
@@ -188,11 +189,13 @@ py::array add(PyIndex& self, py::object vectors, py::object ids) {
     ids = py::module_::import("numpy").attr("arange")(first, first + v.view.rows, "dtype"_a = "int64");
   }
   Ids i = to_ids(ids, "ids");
+  const AddProgressCallback callback = report.callback();
   Status status;
   {
     py::gil_scoped_release release;
-    status = self.index->add(i.span, v.view);
+    status = self.index->add_with_progress(i.span, v.view, callback);
   }
+  report.raise_if_stopped();  // the add was undone; the callable's exception explains why
   throw_if_error(status);
   if (!i.span.empty()) {
     const auto largest = py::cast<int64_t>(i.owner.attr("max")());
@@ -248,14 +251,40 @@ py::array_t<float> get_vector(const PyIndex& self, int64_t id) {
   return out;
 }
 
+// A loaded index numbers implicit ids after the largest id it holds, so they cannot collide.
+PyIndex wrap_loaded(Result<std::unique_ptr<Index>>&& index, bool file_call) {
+  std::unique_ptr<Index> loaded = value_or_throw(std::move(index), file_call);
+  int64_t next_id = 0;
+  {
+    py::gil_scoped_release release;
+    next_id = loaded->next_free_id();
+  }
+  return wrap(std::move(loaded), next_id);
+}
+
 PyIndex load_index(const std::filesystem::path& path) {
   Result<std::unique_ptr<Index>> index = [&] {
     py::gil_scoped_release release;
     return load(path.string());
   }();
-  std::unique_ptr<Index> loaded = value_or_throw(std::move(index), /*file_call=*/true);
-  const int64_t size = loaded->size();
-  return wrap(std::move(loaded), size);
+  return wrap_loaded(std::move(index), /*file_call=*/true);
+}
+
+PyIndex index_from_bytes(py::object data) {
+  ByteView view(data, "data");
+  Result<std::unique_ptr<Index>> index = [&] {
+    py::gil_scoped_release release;
+    return from_bytes(view.bytes());
+  }();
+  return wrap_loaded(std::move(index), /*file_call=*/false);
+}
+
+py::bytes index_to_bytes(const PyIndex& self) {
+  Result<std::string> bytes = [&] {
+    py::gil_scoped_release release;
+    return self.index->to_bytes();
+  }();
+  return py::bytes(value_or_throw(std::move(bytes)));
 }
 
 py::object plan_workload(int64_t n, int64_t dim, const std::string& metric, py::object budget,
@@ -298,7 +327,7 @@ remove may run concurrently with searches. Errors: ValueError (bad argument), Ke
 id), OSError (file I/O), vecperf.CorruptionError (damaged file), vecperf.Error (the rest, e.g.
 an id that is already present: code 'AlreadyExists').
 
-Pickling and copy.deepcopy go through save()/load() (the C++ serializer).)doc";
+Pickling and copy.deepcopy go through to_bytes()/from_bytes() (the C++ serializer, in memory).)doc";
 
 }  // namespace
 
@@ -320,11 +349,15 @@ void bind_index(py::module_& m) {
       .def(py::init(&make), "dim"_a, "metric"_a = "l2", "kind"_a = "auto", py::kw_only(),
            "progress"_a = py::none(),
            "Creates an empty index; see the class documentation for the parameters.")
-      .def("add", &add, "vectors"_a, "ids"_a = py::none(),
+      .def("add", &add, "vectors"_a, "ids"_a = py::none(), py::kw_only(),
+           "progress"_a = py::none(),
            R"doc(Adds vectors (n, dim) with ids (n,) of non-negative int64, all or nothing.
 
 ids=None assigns consecutive ids after the largest id added through this object (for a loaded
-index, starting at len(index)). Returns the ids as an int64 array.
+or unpickled index, after the largest id it holds). Returns the ids as an int64 array.
+progress: True shows a progress bar on a TTY; a callable receives (done, total) after each
+chunk of 8192 vectors, ending with (n, n), with the GIL held. If it raises, the add stops,
+every vector it added is removed again, and that exception propagates.
 Raises ValueError (shape, NaN/Inf, negative or repeated id, zero vector for cosine) and
 vecperf.Error with code 'AlreadyExists' for an id already in the index.)doc")
       .def("search", &search, "queries"_a, "k"_a = 10, py::kw_only(), "nprobe"_a = py::none(),
@@ -346,6 +379,9 @@ call only; num_threads=0 uses every core, 1 runs on the calling thread.)doc")
              throw_if_error(status, /*file_call=*/true);
            }, "path"_a,
            "Writes the index to path (str or os.PathLike) atomically; vecperf.load() reads it.")
+      .def("to_bytes", &index_to_bytes,
+           "The bytes save() would write (the same format and checksums), as bytes; "
+           "vecperf.from_bytes() reads them back.")
       .def("get_vector", &get_vector, "id"_a,
            "The stored copy of vector id (normalised for cosine, decoded for compressed IVF); "
            "KeyError if absent.")
@@ -417,6 +453,12 @@ creates the index. ValueError for a bad argument; vecperf.Error (code 'ResourceE
 even the smallest index exceeds the budget.)doc");
   m.def("gpu_available", &gpu_available,
         "True when vecperf was built with CUDA and a CUDA device can be used (kind='gpu_flat').");
+  m.def("from_bytes", &index_from_bytes, "data"_a,
+        R"doc(Loads an index from the bytes of Index.to_bytes() (or of a saved file).
+
+data: bytes, bytearray or memoryview. The same checks as load(): vecperf.CorruptionError for
+truncated, damaged or foreign bytes, vecperf.Error (code 'NotSupported') for a newer format,
+TypeError for an object that is not bytes-like.)doc");
   m.def("load", &load_index, "path"_a,
         R"doc(Loads an index written by Index.save(), whatever its backend.
 

@@ -192,4 +192,35 @@ ProgressCallback to_progress(py::object callback) {
   };
 }
 
+AddProgressCallback StoppingProgress::callback() {
+  if (callable_.is_none()) return {};
+  return [this](int64_t done, int64_t total) {
+    py::gil_scoped_acquire gil;
+    try {
+      callable_(done, total);
+      return Status::OK();
+    } catch (py::error_already_set& e) {
+      error_.emplace(std::move(e));
+      // Never seen by Python: raise_if_stopped() raises the callable's own exception instead.
+      return Status::Unavailable("the progress callback raised an exception");
+    }
+  };
+}
+
+void StoppingProgress::raise_if_stopped() {
+  if (!error_) return;
+  py::error_already_set error = std::move(*error_);
+  error_.reset();
+  throw error;
+}
+
+ByteView::ByteView(py::handle object, const char* what) {
+  // PyBUF_SIMPLE: contiguous bytes only, so a strided memoryview is refused rather than misread.
+  if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_SIMPLE) != 0) {
+    PyErr_Clear();
+    throw py::type_error(std::string(what) + ": expected a bytes-like object (bytes, bytearray, "
+                         "memoryview), got " + type_name(object));
+  }
+}
+
 }  // namespace vecperf::python

@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -112,5 +113,43 @@ void report_progress(const py::object& progress, int64_t done, int64_t total);
 /// any thread: it takes the GIL, and reports (does not propagate) exceptions, because a
 /// progress report must not abort the work it reports on. `callback` None gives an empty one.
 ProgressCallback to_progress(py::object callback);
+
+/// A progress callable for an operation that can stop and undo itself (Index.add): its
+/// callback() takes the GIL to call it; when it raises, the exception is kept and the callback
+/// returns a non-OK status, which stops the operation. raise_if_stopped() then raises that same
+/// exception (type, message, traceback). Construct and destroy with the GIL held; the callback
+/// may run on any thread while this object is alive.
+class StoppingProgress {
+ public:
+  /// `callable` None gives an empty callback.
+  explicit StoppingProgress(py::object callable) : callable_(std::move(callable)) {}
+  StoppingProgress(const StoppingProgress&) = delete;
+  StoppingProgress& operator=(const StoppingProgress&) = delete;
+
+  AddProgressCallback callback();
+  /// Raises the kept exception, if the callable raised one (GIL held).
+  void raise_if_stopped();
+
+ private:
+  py::object callable_;
+  std::optional<py::error_already_set> error_;
+};
+
+/// A read-only view of a bytes-like object (bytes, bytearray, memoryview, a C-contiguous
+/// array), held until destruction (GIL held then). TypeError naming `what` for anything else.
+class ByteView {
+ public:
+  ByteView(py::handle object, const char* what);
+  ~ByteView() { PyBuffer_Release(&view_); }
+  ByteView(const ByteView&) = delete;
+  ByteView& operator=(const ByteView&) = delete;
+
+  std::string_view bytes() const {
+    return {static_cast<const char*>(view_.buf), static_cast<size_t>(view_.len)};
+  }
+
+ private:
+  Py_buffer view_{};
+};
 
 }  // namespace vecperf::python

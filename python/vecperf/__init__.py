@@ -13,8 +13,6 @@ help(vecperf.EmbeddingCache) and docs/python.md.
 """
 
 import json as _json
-import os as _os
-import tempfile as _tempfile
 
 from ._vecperf import (  # noqa: F401  (re-exported)
     CorruptionError,
@@ -25,6 +23,7 @@ from ._vecperf import (  # noqa: F401  (re-exported)
     TuningResult,
     apply_tuning_profile,
     compute_ground_truth,
+    from_bytes,
     gpu_available,
     load,
     merge_results,
@@ -40,7 +39,7 @@ from ._vecperf import (  # noqa: F401  (re-exported)
 )
 from ._vecperf import _performance_report
 
-__all__ = ["Index", "Plan", "plan", "load", "gpu_available", "EmbeddingCache", "Error",
+__all__ = ["Index", "Plan", "plan", "load", "from_bytes", "gpu_available", "EmbeddingCache", "Error",
            "CorruptionError", "TuningResult", "tune", "tune_held_out", "parse_tuning_profile",
            "apply_tuning_profile", "prometheus_text", "performance_report", "set_metrics_name",
            "set_memory_budget", "merge_results", "read_vectors", "write_vectors",
@@ -66,21 +65,16 @@ for _name in __all__:
 
 
 def _index_from_bytes(data):
-    """Unpickles an Index: the bytes of a file written by Index.save()."""
-    with _tempfile.TemporaryDirectory(prefix="vecperf-") as tmp:
-        path = _os.path.join(tmp, "index.vpi")
-        with open(path, "wb") as f:
-            f.write(data)
-        return load(path)
+    """Unpickles an Index from the bytes of Index.to_bytes().
+
+    A Python function rather than from_bytes itself, because pickle refers to functions by
+    module and name, and earlier pickles name this one.
+    """
+    return from_bytes(data)
 
 
 def _index_reduce(self):
-    # The C++ API serialises to files only, so pickling goes through a temporary file.
-    with _tempfile.TemporaryDirectory(prefix="vecperf-") as tmp:
-        path = _os.path.join(tmp, "index.vpi")
-        self.save(path)
-        with open(path, "rb") as f:
-            return (_index_from_bytes, (f.read(),))
+    return (_index_from_bytes, (self.to_bytes(),))
 
 
 Index.__reduce__ = _index_reduce

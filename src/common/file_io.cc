@@ -47,13 +47,8 @@ void encode_header(const FrameSpec& spec, uint32_t kind, uint64_t payload_size,
   std::memcpy(out + 32, &header_hash, 8);
 }
 
-// Streams the header placeholder and the payload into `file`, then writes the real header.
-Status write_contents(AtomicFile& file, const FrameSpec& spec, uint32_t kind,
-                      const std::function<void(Writer&)>& write_payload) {
-  char header[kFileHeaderSize] = {};
-  VECPERF_RETURN_IF_ERROR(file.append(header, sizeof(header)));  // rewritten below
-  HashingFileSink sink(file);
-  Writer writer(&sink);
+// Runs a payload serializer; an exception from it (FAISS, the allocator) becomes a Status.
+Status run_payload_writer(Writer& writer, const std::function<void(Writer&)>& write_payload) {
   try {
     write_payload(writer);
   } catch (const std::bad_alloc&) {
@@ -61,7 +56,17 @@ Status write_contents(AtomicFile& file, const FrameSpec& spec, uint32_t kind,
   } catch (const std::exception& e) {
     return Status::Internal(std::string("unexpected exception while serialising: ") + e.what());
   }
-  VECPERF_RETURN_IF_ERROR(writer.status());
+  return writer.status();
+}
+
+// Streams the header placeholder and the payload into `file`, then writes the real header.
+Status write_contents(AtomicFile& file, const FrameSpec& spec, uint32_t kind,
+                      const std::function<void(Writer&)>& write_payload) {
+  char header[kFileHeaderSize] = {};
+  VECPERF_RETURN_IF_ERROR(file.append(header, sizeof(header)));  // rewritten below
+  HashingFileSink sink(file);
+  Writer writer(&sink);
+  VECPERF_RETURN_IF_ERROR(run_payload_writer(writer, write_payload));
   encode_header(spec, kind, sink.size(), sink.digest(), header);
   return file.write_at(0, header, sizeof(header));
 }
@@ -130,6 +135,24 @@ Status write_framed_file(const std::string& path, const FrameSpec& spec, uint32_
   if (s.ok()) s = write_contents(file, spec, kind, write_payload);
   if (s.ok()) s = file.commit();
   return s.ok() ? s : file.discard(std::move(s)).with_context(context);
+}
+
+Result<std::string> encode_framed(const FrameSpec& spec, uint32_t kind,
+                                  const std::function<void(Writer&)>& write_payload) {
+  try {
+    StringSink sink;
+    sink.bytes().assign(kFileHeaderSize, '\0');  // rewritten below
+    Writer writer(&sink);
+    VECPERF_RETURN_IF_ERROR(run_payload_writer(writer, write_payload));
+    std::string& bytes = sink.bytes();
+    const char* payload = bytes.data() + kFileHeaderSize;
+    const uint64_t payload_size = bytes.size() - kFileHeaderSize;
+    encode_header(spec, kind, payload_size, XXH64(payload, payload_size, 0), bytes.data());
+    return std::move(bytes);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted(std::string("out of memory while serialising a ") +
+                                     spec.what + " into memory");
+  }
 }
 
 Result<FramedFile> read_framed_file(const std::string& path, const FrameSpec& spec) {

@@ -45,6 +45,13 @@ struct FrameSpec {
 Status write_framed_file(const std::string& path, const FrameSpec& spec, uint32_t kind,
                          const std::function<void(Writer&)>& write_payload);
 
+/// The bytes write_framed_file() would write (header, then payload), built in memory; with
+/// decode_framed() this is the in-memory form of a framed file.
+/// Errors: the Writer's own error; kResourceExhausted when memory runs out.
+/// Thread-safety: as `write_payload`.
+Result<std::string> encode_framed(const FrameSpec& spec, uint32_t kind,
+                                  const std::function<void(Writer&)>& write_payload);
+
 struct FramedFile {
   uint32_t version = 0;
   uint32_t kind = 0;

@@ -62,8 +62,13 @@ class AutoIndex final : public IndexImpl {
 
   // The public operations record themselves in metrics_; the stages inside are not registered.
   Status add(IdSpan ids, MatrixView vectors) override {
+    return add_with_progress(ids, vectors, {});
+  }
+
+  Status add_with_progress(IdSpan ids, MatrixView vectors,
+                           const AddProgressCallback& progress) override {
     return metered_write(metrics_.get(), IndexOp::kAdd, static_cast<int64_t>(ids.size()), *this,
-                         write_mu_, [&] { return add_unmetered(ids, vectors); });
+                         write_mu_, [&] { return add_unmetered(ids, vectors, progress); });
   }
 
   Status search(MatrixView queries, const SearchOptions& options,
@@ -77,11 +82,13 @@ class AutoIndex final : public IndexImpl {
                          write_mu_, [&] { return remove_unmetered(ids); });
   }
 
-  Status add_unmetered(IdSpan ids, MatrixView vectors) {
+  // The stage adds by chunks and undoes them if `progress` stops it. `progress` may search this
+  // index: that takes mu_ shared as well, and mu_ is taken exclusively only under write_mu_.
+  Status add_unmetered(IdSpan ids, MatrixView vectors, const AddProgressCallback& progress) {
     std::lock_guard writer(write_mu_);
     {
       std::shared_lock lock(mu_);
-      VECPERF_RETURN_IF_ERROR(inner_->add(ids, vectors));
+      VECPERF_RETURN_IF_ERROR(inner_->add_with_progress(ids, vectors, progress));
     }
     // The vectors are in: a failed migration must not make the add look failed, so it leaves
     // the current stage serving, is reported by describe(), and is retried on the next add.
@@ -123,6 +130,11 @@ class AutoIndex final : public IndexImpl {
     }
     s << ") -> " << inner_->describe();
     return s.str();
+  }
+
+  int64_t next_free_id() const override {
+    std::shared_lock lock(mu_);
+    return inner_->next_free_id();
   }
 
   bool contains(int64_t id) const override {

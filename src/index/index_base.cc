@@ -35,7 +35,49 @@ Result<MatrixView> prepare(Metric metric, MatrixView v, std::vector<float>& buf,
   return MatrixView{buf.data(), v.rows, v.dim};
 }
 
+// Adds the rows chunk by chunk with add_one(chunk ids, chunk rows), calling `progress` (if any)
+// after each. On the first failure, of a chunk or of `progress`, calls undo(ids added so far)
+// and returns that failure, so that the add is all-or-nothing.
+template <typename AddOne, typename Undo>
+Status add_by_chunks(IdSpan ids, MatrixView v, const AddProgressCallback& progress,
+                     AddOne&& add_one, Undo&& undo) {
+  for (int64_t begin = 0; begin < v.rows; begin += kAddChunkRows) {
+    const int64_t n = std::min(kAddChunkRows, v.rows - begin);
+    Status s = add_one(ids.subspan(begin, n), MatrixView{v.row(begin), n, v.dim});
+    const int64_t added = s.ok() ? begin + n : begin;
+    if (s.ok() && progress) s = progress(added, v.rows);
+    if (!s.ok()) {
+      if (added > 0) undo(ids.first(added));
+      return s;
+    }
+  }
+  return Status::OK();
+}
+
+Status already_present(int64_t id) {
+  return Status::AlreadyExists("id " + std::to_string(id) +
+                               " is already in the index; remove it first to replace it");
+}
+
 }  // namespace
+
+Status check_add_args(IdSpan ids, MatrixView vectors, int64_t dim) {
+  if (static_cast<int64_t>(ids.size()) != vectors.rows)
+    return Status::InvalidArgument("add got " + std::to_string(ids.size()) + " ids for " +
+                                   std::to_string(vectors.rows) + " vectors");
+  if (vectors.rows == 0) return Status::OK();
+  VECPERF_RETURN_IF_ERROR(check_matrix(vectors, dim, "vectors"));
+  std::unordered_set<int64_t> seen;
+  seen.reserve(ids.size());
+  for (int64_t id : ids) {
+    if (id < 0)
+      return Status::InvalidArgument("id " + std::to_string(id) +
+                                     " is negative; ids must be >= 0 (-1 marks empty results)");
+    if (!seen.insert(id).second)
+      return Status::InvalidArgument("id " + std::to_string(id) + " appears twice in one add");
+  }
+  return Status::OK();
+}
 
 Status check_matrix(MatrixView v, int64_t dim, const char* what) {
   if (v.rows < 0) return Status::InvalidArgument(std::string(what) + ": negative row count");
@@ -76,33 +118,30 @@ Status IndexImpl::save(const std::string& path) const {
                            [this](Writer& w) { write_payload(w); });
 }
 
+Result<std::string> IndexImpl::to_bytes() const {
+  return encode_framed(kIndexFrame, static_cast<uint32_t>(kind()),
+                       [this](Writer& w) { write_payload(w); });
+}
+
 int64_t IndexBase::size() const {
   std::shared_lock lock(mu_);
   return ids_.live();
 }
 
 Status IndexBase::add(IdSpan ids, MatrixView vectors) {
-  return metered_write(metrics_.get(), IndexOp::kAdd, static_cast<int64_t>(ids.size()), *this,
-                       write_mu_, [&] { return add_unmetered(ids, vectors); });
+  return add_with_progress(ids, vectors, {});
 }
 
-Status IndexBase::add_unmetered(IdSpan ids, MatrixView vectors) {
-  if (static_cast<int64_t>(ids.size()) != vectors.rows)
-    return Status::InvalidArgument("add got " + std::to_string(ids.size()) + " ids for " +
-                                   std::to_string(vectors.rows) + " vectors");
+Status IndexBase::add_with_progress(IdSpan ids, MatrixView vectors,
+                                    const AddProgressCallback& progress) {
+  return metered_write(metrics_.get(), IndexOp::kAdd, static_cast<int64_t>(ids.size()), *this,
+                       write_mu_, [&] { return add_unmetered(ids, vectors, progress); });
+}
+
+Status IndexBase::add_unmetered(IdSpan ids, MatrixView vectors,
+                                const AddProgressCallback& progress) {
+  VECPERF_RETURN_IF_ERROR(check_add_args(ids, vectors, dim_));
   if (vectors.rows == 0) return Status::OK();
-  VECPERF_RETURN_IF_ERROR(check_matrix(vectors, dim_, "vectors"));
-  {
-    std::unordered_set<int64_t> seen;
-    seen.reserve(ids.size());
-    for (int64_t id : ids) {
-      if (id < 0)
-        return Status::InvalidArgument("id " + std::to_string(id) +
-                                       " is negative; ids must be >= 0 (-1 marks empty results)");
-      if (!seen.insert(id).second)
-        return Status::InvalidArgument("id " + std::to_string(id) + " appears twice in one add");
-    }
-  }
   std::vector<float> normalised;
   auto prepared = prepare(metric_, vectors, normalised, "vectors");
   if (!prepared.ok()) return prepared.status();
@@ -111,26 +150,46 @@ Status IndexBase::add_unmetered(IdSpan ids, MatrixView vectors) {
   {
     std::shared_lock lock(mu_);
     for (int64_t id : ids)
-      if (ids_.contains(id))
-        return Status::AlreadyExists("id " + std::to_string(id) +
-                                     " is already in the index; remove it first to replace it");
+      if (ids_.contains(id)) return already_present(id);
   }
-  const MatrixView v = *prepared;
-  for (int64_t begin = 0; begin < v.rows; begin += kAddChunkRows) {
-    const int64_t n = std::min(kAddChunkRows, v.rows - begin);
-    Status s = add_chunk(ids.subspan(begin, n), MatrixView{v.row(begin), n, dim_});
-    if (!s.ok()) {
-      // Undo the chunks already applied so that a failed add leaves nothing behind.
-      if (begin > 0) {
+  // add_chunk releases mu_ after each chunk, so `progress` runs unlocked and may search.
+  return add_by_chunks(
+      ids, *prepared, progress, [this](IdSpan i, MatrixView v) { return add_chunk(i, v); },
+      [this](IdSpan added) {
+        // write_mu_ has been held throughout, so these ids are all still present.
         std::unique_lock lock(mu_);
-        std::vector<int64_t> slots;
-        for (int64_t id : ids.first(begin)) slots.push_back(ids_.kill(id));
-        (void)remove_locked(slots);
-      }
-      return s;
-    }
+        (void)remove_locked(kill_ids(added));
+      });
+}
+
+std::vector<int64_t> IndexBase::kill_ids(IdSpan ids) {
+  std::vector<int64_t> slots;
+  slots.reserve(ids.size());
+  for (int64_t id : ids) {
+    slots.push_back(ids_.kill(id));
+    if (id == max_id_) max_id_stale_ = true;
   }
-  return Status::OK();
+  return slots;
+}
+
+int64_t IndexBase::largest_id(const IdMap& ids) {
+  int64_t largest = -1;  // dead slots hold kNoId (-1)
+  for (int64_t s = 0; s < ids.slots(); ++s) largest = std::max(largest, ids.id(s));
+  return largest;
+}
+
+int64_t IndexBase::next_free_id() const {
+  {
+    std::shared_lock lock(mu_);
+    if (!max_id_stale_) return max_id_ + 1;
+  }
+  // Exclusive, to store the rescan: only the first call after the largest id was removed pays.
+  std::unique_lock lock(mu_);
+  if (max_id_stale_) {
+    max_id_ = largest_id(ids_);
+    max_id_stale_ = false;
+  }
+  return max_id_ + 1;
 }
 
 Status IndexBase::add_chunk(IdSpan ids, MatrixView vectors) {
@@ -144,7 +203,12 @@ Status IndexBase::add_chunk(IdSpan ids, MatrixView vectors) {
     s = Status::ResourceExhausted("out of memory while adding " + std::to_string(vectors.rows) +
                                   " vectors; nothing was added");
   }
-  if (!s.ok() && first >= 0) ids_.truncate(first);
+  if (!s.ok()) {
+    if (first >= 0) ids_.truncate(first);
+    return s;
+  }
+  // A stale maximum is rescanned by next_free_id() anyway.
+  if (!max_id_stale_) max_id_ = std::max(max_id_, *std::max_element(ids.begin(), ids.end()));
   return s;
 }
 
@@ -197,10 +261,7 @@ Status IndexBase::remove_unmetered(IdSpan ids) {
       return Status::NotFound("id " + std::to_string(id) + " is not in the index; nothing removed");
   }
   if (ids.empty()) return Status::OK();
-  std::vector<int64_t> slots;
-  slots.reserve(ids.size());
-  for (int64_t id : ids) slots.push_back(ids_.kill(id));
-  return remove_locked(slots);
+  return remove_locked(kill_ids(ids));
 }
 
 size_t IndexBase::memory_bytes() const {

@@ -34,8 +34,8 @@ struct SearchKnob {
   int64_t max = 0;
 };
 
-/// Base of every concrete index: adds the payload serialization that save() and nested
-/// containers (AutoIndex) use.
+/// Base of every concrete index: adds the payload serialization that save(), to_bytes() and
+/// nested containers (AutoIndex) use.
 class IndexImpl : public Index {
  public:
   /// Writes everything needed to rebuild the index (not the file header). Takes its own lock.
@@ -46,6 +46,7 @@ class IndexImpl : public Index {
   virtual SearchKnob search_knob() const = 0;
 
   Status save(const std::string& path) const final;
+  Result<std::string> to_bytes() const final;
 };
 
 /// Rebuilds an index of the given kind from a payload written by write_payload.
@@ -54,6 +55,10 @@ Result<std::unique_ptr<IndexImpl>> read_index_payload(IndexKind kind, Reader& r)
 /// Rebuilds an index from a verified index file (read_framed_file or decode_framed with
 /// kIndexFrame); `what` names the source in messages. Errors: kCorruption, kResourceExhausted.
 Result<std::unique_ptr<IndexImpl>> index_from_frame(const FramedFile& file, const std::string& what);
+
+/// The checks of Index::add() that need no index state: as many ids as rows, a valid matrix
+/// (check_matrix), no negative id and no id twice. kInvalidArgument naming the problem.
+Status check_add_args(IdSpan ids, MatrixView vectors, int64_t dim);
 
 /// kInvalidArgument unless `v` is a non-empty-or-zero-row matrix of dimension `dim` whose values
 /// are all finite. `what` names the argument ("vectors", "queries") in the message.
@@ -70,12 +75,15 @@ class IndexBase : public IndexImpl {
   Metric metric() const final { return metric_; }
   int64_t size() const final;
   Status add(IdSpan ids, MatrixView vectors) final;
+  Status add_with_progress(IdSpan ids, MatrixView vectors,
+                           const AddProgressCallback& progress) final;
   Status search(MatrixView queries, const SearchOptions& options,
                 SearchResults results) const final;
   Status remove(IdSpan ids) final;
   size_t memory_bytes() const final;
   std::string describe() const final;
   bool contains(int64_t id) const final;
+  int64_t next_free_id() const final;
   Status get_vector(int64_t id, float* out) const final;
   void write_payload(Writer& w) const final;
   void for_each_vector(const std::function<void(int64_t, const float*)>& fn) const final;
@@ -92,6 +100,7 @@ class IndexBase : public IndexImpl {
         dim_(dim),
         metric_(metric),
         ids_(std::move(ids)),
+        max_id_(largest_id(ids_)),
         metrics_(IndexMetrics::create(this, kind, metric, dim)) {}
 
   /// Stores `vectors` (already validated and, for cosine, normalised) at slots
@@ -123,8 +132,12 @@ class IndexBase : public IndexImpl {
 
  private:
   Status add_chunk(IdSpan ids, MatrixView vectors);
+  // Marks the slots of `ids` dead (mu_ held exclusively) and returns them.
+  std::vector<int64_t> kill_ids(IdSpan ids);
+  // Largest live id of `ids`, -1 when it holds none.
+  static int64_t largest_id(const IdMap& ids);
   // The operations themselves; the public add/search/remove record them in metrics_.
-  Status add_unmetered(IdSpan ids, MatrixView vectors);
+  Status add_unmetered(IdSpan ids, MatrixView vectors, const AddProgressCallback& progress);
   Status search_unmetered(MatrixView queries, const SearchOptions& options,
                           SearchResults results) const;
   Status remove_unmetered(IdSpan ids);
@@ -135,6 +148,10 @@ class IndexBase : public IndexImpl {
   const int64_t dim_;
   const Metric metric_;
   IdMap ids_;
+  // Largest live id (next_free_id() - 1); stale after the largest id is removed, until the next
+  // next_free_id() rescans. Guarded by mu_.
+  mutable int64_t max_id_;
+  mutable bool max_id_stale_ = false;
   mutable RwLock mu_;             // guards ids_ and the backend's structure
   std::mutex write_mu_;           // serialises add/remove calls across their chunks
   // Null for the stages of an auto index, which counts for them (see InternalIndexScope).

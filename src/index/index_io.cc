@@ -127,12 +127,30 @@ Result<std::unique_ptr<Index>> make_index(const IndexOptions& o) {
   return std::unique_ptr<Index>(std::move(*index));
 }
 
-Result<std::unique_ptr<Index>> load(const std::string& path) {
-  auto file = internal::read_framed_file(path, internal::kIndexFrame);
+namespace {
+
+// The index in a framed file that was read (or failed to be); `name` as in the frame's messages.
+Result<std::unique_ptr<Index>> index_in(const Result<internal::FramedFile>& file,
+                                        const std::string& name) {
   if (!file.ok()) return file.status();
-  auto index = internal::index_from_frame(*file, "vecperf index file '" + path + "'");
+  auto index = internal::index_from_frame(*file, "vecperf index file '" + name + "'");
   if (!index.ok()) return index.status();
   return std::unique_ptr<Index>(std::move(*index));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Index>> load(const std::string& path) {
+  return index_in(internal::read_framed_file(path, internal::kIndexFrame), path);
+}
+
+Result<std::unique_ptr<Index>> from_bytes(std::string_view bytes) {
+  // Named like a file in messages, so that they read as load()'s do.
+  std::string name = "<";  // appended piecewise: GCC 12 warns falsely on "<" + to_string(...)
+  name += std::to_string(bytes.size());
+  name += " bytes in memory>";
+  return index_in(internal::decode_framed(bytes.data(), bytes.size(), internal::kIndexFrame, name),
+                  name);
 }
 
 }  // namespace vecperf
