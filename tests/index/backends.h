@@ -41,7 +41,7 @@ struct HnswBackend {
     o.kind = IndexKind::kHnsw;
     o.dim = dim;
     o.metric = metric;
-    o.hnsw.M = 8;
+    o.hnsw.M = 16;
     o.hnsw.ef_construction = 64;
     o.hnsw.ef_search = 256;
     return o;
@@ -59,7 +59,7 @@ struct AutoBackend {
     o.auto_index.ivf_max = 300;
     o.auto_index.ivf.nlist = 4;
     o.auto_index.ivf.nprobe = 4;
-    o.auto_index.hnsw.M = 8;
+    o.auto_index.hnsw.M = 16;
     o.auto_index.hnsw.ef_construction = 64;
     o.auto_index.hnsw.ef_search = 256;
     return o;
