@@ -38,29 +38,41 @@ demo: build
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 600
 
-# The same suites under ThreadSanitizer and under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The C++ suites under AddressSanitizer + UndefinedBehaviorSanitizer and under ThreadSanitizer,
+# each in its own build of the library and the C++ tests only (no CLI, Python module, benchmarks
+# or CUDA; the package and service tests are left out of sanitizer builds). Any report fails the
+# run (halt_on_error), and tests labelled `slow` are left out (docs/reliability.md,
+# "Sanitizers"). `make sanitizers` runs both, for CI.
 # Under TSan, OpenBLAS and FAISS's OpenMP run on the calling thread: their worker threads
 # synchronise through spin-waits in uninstrumented code, which TSan reports as races in the
 # buffers they fill. Our own threads (searches, parallel_chunks, HNSW inserts) stay on.
+SANITIZER_CMAKE_ARGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECPERF_WITH_CUDA=OFF \
+  -DVECPERF_BUILD_BENCHMARKS=OFF -DVECPERF_BUILD_CLI=OFF -DVECPERF_BUILD_PYTHON=OFF \
+  -DVECPERF_BUILD_SOAK=OFF
+SANITIZER_CTEST := ctest --output-on-failure -j $(JOBS) --timeout 1800 -LE slow
+.PHONY: sanitizers
+
 tsan-test: deps
-	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECPERF_SANITIZE=thread -DVECPERF_WITH_CUDA=OFF \
-	  -DVECPERF_BUILD_BENCHMARKS=OFF >/dev/null
+	cmake -S . -B build-tsan -DVECPERF_SANITIZE=thread $(SANITIZER_CMAKE_ARGS) >/dev/null
 	cmake --build build-tsan -j $(JOBS)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-	  ctest --test-dir build-tsan --output-on-failure -j $(JOBS) --timeout 1800
+	  $(SANITIZER_CTEST) --test-dir build-tsan
 
 asan-test: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECPERF_SANITIZE=address,undefined -DVECPERF_WITH_CUDA=OFF \
-	  -DVECPERF_BUILD_BENCHMARKS=OFF >/dev/null
+	cmake -S . -B build-asan -DVECPERF_SANITIZE=address,undefined $(SANITIZER_CMAKE_ARGS) >/dev/null
 	cmake --build build-asan -j $(JOBS)
-	ASAN_OPTIONS="halt_on_error=1" UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
-	  ctest --test-dir build-asan --output-on-failure -j $(JOBS) --timeout 1800
+	ASAN_OPTIONS="halt_on_error=1 detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
+	  $(SANITIZER_CTEST) --test-dir build-asan
+
+sanitizers:
+	@$(MAKE) --no-print-directory asan-test
+	@$(MAKE) --no-print-directory tsan-test
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) build-tsan build-asan
+	rm -rf $(BUILD) build-tsan build-asan build-soak build-cov
 
 # Performance gate (docs/perf-gate.md): instruction counts of fixed workloads under callgrind,
 # compared with bench/perf_gate/baseline.json; perf-gate-update rewrites that baseline.
@@ -140,3 +152,35 @@ bench: bench-deps
 	  --peers faiss,hnswlib --json bench/results/hnsw.json --csv bench/results/hnsw.csv
 	/usr/bin/python3 bench/plot.py bench/results/ivf.json --out bench/results/ivf
 	/usr/bin/python3 bench/plot.py bench/results/hnsw.json --out bench/results/hnsw
+
+# Soak test (docs/reliability.md, "Soak"): a steady add/remove/search workload on each backend and
+# get/put on the cache (RAM over disk), failing when resident memory keeps growing. Built in its
+# own Release build with VECPERF_BUILD_SOAK; SOAK_SECONDS is the total run time.
+SOAK_BUILD   ?= build-soak
+SOAK_SECONDS ?= 150
+.PHONY: soak
+
+soak: deps
+	cmake -S . -B $(SOAK_BUILD) -DCMAKE_BUILD_TYPE=Release -DVECPERF_BUILD_SOAK=ON -DVECPERF_WITH_CUDA=OFF \
+	  -DVECPERF_BUILD_BENCHMARKS=OFF -DVECPERF_BUILD_CLI=OFF -DVECPERF_BUILD_PYTHON=OFF >/dev/null
+	cmake --build $(SOAK_BUILD) -j $(JOBS) --target vecperf_soak_tests
+	VECPERF_SOAK_SECONDS=$(SOAK_SECONDS) $(SOAK_BUILD)/bin/vecperf_soak_tests
+
+# Line coverage (docs/reliability.md, "Coverage"): the C++ unit tests (not the slow, package or
+# service ones) built with gcc --coverage at -O0 in $(COV_BUILD); lcov (installed by this target only) collects src/ and
+# include/, genhtml writes $(COV_BUILD)/coverage/html. The counters are reset before each run.
+COVERAGE_PACKAGES := lcov
+COV_BUILD ?= build-cov
+.PHONY: coverage
+
+coverage: deps
+	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(COVERAGE_PACKAGES)"
+	cmake -S . -B $(COV_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g --coverage" \
+	  -DCMAKE_EXE_LINKER_FLAGS=--coverage -DCMAKE_SHARED_LINKER_FLAGS=--coverage \
+	  -DVECPERF_WITH_CUDA=OFF -DVECPERF_BUILD_BENCHMARKS=OFF -DVECPERF_BUILD_CLI=OFF \
+	  -DVECPERF_BUILD_PYTHON=OFF -DVECPERF_BUILD_SOAK=OFF >/dev/null
+	cmake --build $(COV_BUILD) -j $(JOBS)
+	find $(COV_BUILD) -name '*.gcda' -delete
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ctest --test-dir $(COV_BUILD) -j $(JOBS) --timeout 1800 \
+	  -LE 'slow|package|service' --output-on-failure
+	tests/coverage/report.sh $(COV_BUILD)

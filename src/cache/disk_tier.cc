@@ -246,6 +246,22 @@ rocksdb::Status put_record(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHand
   return batch->Put(cf, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value_parts, 2));
 }
 
+// Every batch reaches RocksDB through these two calls, which do nothing but call DB::Write.
+// RocksDB's write-group leader appends concurrent writers' batches to a shared one and hands
+// them back through atomics in librocksdb, which Debian does not build with ThreadSanitizer; TSan
+// sees the copies but not the hand-over. It names a stack by the caller of the innermost
+// instrumented function, so the second hop makes such reports name submit_to_write_group, and
+// tests/cache/tsan_suppressions.cc suppresses exactly those (not the rest of DiskTier::write).
+[[gnu::noinline]] rocksdb::Status db_write(rocksdb::DB* db, const rocksdb::WriteOptions& wo,
+                                           rocksdb::WriteBatch* batch) {
+  return db->Write(wo, batch);
+}
+[[gnu::noinline]] rocksdb::Status submit_to_write_group(rocksdb::DB* db,
+                                                        const rocksdb::WriteOptions& wo,
+                                                        rocksdb::WriteBatch* batch) {
+  return db_write(db, wo, batch);
+}
+
 }  // namespace
 
 Status DiskTier::write(std::span<DiskWrite> writes) {
@@ -261,7 +277,7 @@ Status DiskTier::write(std::span<DiskWrite> writes) {
       VECPERF_RETURN_IF_ERROR(
           from_rocksdb(put_record(&batch, records_, w), "batching cache writes"));
     }
-    return record_write(db_->Write(wo, &batch), "writing the cache");
+    return record_write(submit_to_write_group(db_.get(), wo, &batch), "writing the cache");
   }
 
   std::lock_guard<std::mutex> lock(capacity_mu_);
@@ -296,7 +312,8 @@ Status DiskTier::write(std::span<DiskWrite> writes) {
       }
     }
   }
-  VECPERF_RETURN_IF_ERROR(record_write(db_->Write(wo, &batch), "writing the cache"));
+  VECPERF_RETURN_IF_ERROR(
+      record_write(submit_to_write_group(db_.get(), wo, &batch), "writing the cache"));
   count_ = count_ + added - removed;
   return evict_locked(wo);
 }
@@ -336,7 +353,8 @@ Status DiskTier::evict_locked(rocksdb::WriteOptions& wo) {
     encode_key(victims[i], key);
     batch.Delete(records_, rocksdb::Slice(key, kKeyBytes));
   }
-  VECPERF_RETURN_IF_ERROR(record_write(db_->Write(wo, &batch), "evicting from the cache"));
+  VECPERF_RETURN_IF_ERROR(
+      record_write(submit_to_write_group(db_.get(), wo, &batch), "evicting from the cache"));
   count_ -= evicted;
   if (!victim_seq.empty()) evict_floor_ = victim_seq.back() + 1;
   evictions_.fetch_add(evicted, std::memory_order_relaxed);
