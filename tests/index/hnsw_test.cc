@@ -169,7 +169,7 @@ TEST(HnswTest, RemovedIdsAreNeverReturnedBeforeAndAfterCompaction) {
   constexpr int kK = 20;
   Matrix base = clustered(kN, kDim, 10);
   Matrix queries = clustered(150, kDim, 11);
-  auto index = make(hnsw_options(kDim, Metric::kL2, 8, 60));
+  auto index = make(hnsw_options(kDim, Metric::kL2, 16, 60));
   ASSERT_TRUE(index->add(sequential_ids(kN), base.view()).ok());
 
   std::set<int64_t> removed;
