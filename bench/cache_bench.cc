@@ -3,7 +3,7 @@
 //  1. RAM-tier hits, batches of 100 (get_many), 1 and 2 threads. Peer: a std::unordered_map from
 //     text to vector under one mutex (what a caller writes by hand). Goal: <= 1 us/text.
 //  2. Disk-tier hits from a cold RAM tier: a data set several times the RAM budget, random
-//     batches of 100. Peer: raw RocksDB with the same options (bloom filter, block cache, no
+//     batches of 100. Peer: raw RocksDB with the same options (bloom filter, block and row cache, no
 //     compression), key = model + text, value = the float bytes, MultiGet of the same batches.
 //     Shown for disk-only (pure overhead: hashing, record header, checksum) and for RAM over disk
 //     (adds the RAM probe and promotion). Goal: <= 20 us/text, overhead <= 20%.
@@ -200,8 +200,9 @@ void bench_ram(const Config& cfg, const std::vector<std::string>& texts,
 // Raw RocksDB with the disk tier's options: the peer for disk hits and puts.
 struct RawDb {
   std::unique_ptr<rocksdb::DB> db;
-  explicit RawDb(const std::string& path, uint64_t block_cache, uint64_t write_buffer) {
-    rocksdb::Options o = internal::disk_rocksdb_options(block_cache, write_buffer);
+  explicit RawDb(const std::string& path, const CacheOptions& like) {
+    rocksdb::Options o = internal::disk_rocksdb_options(
+        like.disk_block_cache_bytes, like.disk_write_buffer_bytes, like.disk_row_cache_bytes);
     rocksdb::DB* raw = nullptr;
     check(rocksdb::DB::Open(o, path, &raw), "rocksdb::DB::Open");
     db.reset(raw);
@@ -221,8 +222,6 @@ struct RawDb {
 
 void bench_disk(const Config& cfg, const std::vector<std::string>& texts,
                 const std::vector<float>& vecs) {
-  const uint64_t block_cache = uint64_t{64} << 20;
-  const uint64_t write_buffer = uint64_t{64} << 20;
   const uint64_t data_bytes = static_cast<uint64_t>(cfg.n * cfg.dim) * sizeof(float);
   std::filesystem::remove_all(cfg.dir);
   std::filesystem::create_directories(cfg.dir);
@@ -230,8 +229,8 @@ void bench_disk(const Config& cfg, const std::vector<std::string>& texts,
   o.model = kModel;
   o.dim = cfg.dim;
   o.path = cfg.dir + "/ours";
-  o.disk_block_cache_bytes = block_cache;
-  o.disk_write_buffer_bytes = write_buffer;
+  // The default RocksDB budgets (64 MiB block cache, row cache and memtable), shared with the
+  // raw peer.
   // RAM holds a tenth of the data set, so random lookups mostly go to disk.
   o.ram_budget_bytes = data_bytes / 10;
 
@@ -276,7 +275,7 @@ void bench_disk(const Config& cfg, const std::vector<std::string>& texts,
   };
   auto run_raw = [&](int r) {
     raw_dir = cfg.dir + "/raw" + std::to_string(r);
-    RawDb raw(raw_dir, block_cache, write_buffer);
+    RawDb raw(raw_dir, o);
     const double t0 = now_seconds();
     for (size_t b = 0; b < n; b += kBatch) {
       raw.put_batch(*put_texts, put_vecs->data(), cfg.dim, b, std::min(n, b + kBatch), false);
@@ -310,7 +309,7 @@ void bench_disk(const Config& cfg, const std::vector<std::string>& texts,
         random_order ? "overhead <= 20%" : "reference");
   }
   o.path = ours_dir;
-  RawDb raw(raw_dir, block_cache, write_buffer);
+  RawDb raw(raw_dir, o);
   // Lookups should read SST files, not a memtable rebuilt from the WAL: flush and compact both.
   check(raw.db->Flush(rocksdb::FlushOptions()), "rocksdb Flush");
   check(raw.db->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr), "rocksdb Compact");

@@ -7,6 +7,11 @@ Both caches hold the same --n entries; lookups read every key once in a seeded r
   disk hit: vecperf tiering="disk_only" (RocksDB, hot block cache); diskcache as above.
 vecperf is timed with get_many in batches of --batch and with one get() per key; diskcache with
 one get() per key (bytes values, decoded with np.frombuffer, as a user would store vectors).
+  put:      the same --n entries written into a fresh cache, vecperf with put_many in batches of
+            --batch and with one put() per entry, diskcache with one set() per entry (its
+            transaction() context batches them into one SQLite transaction: timed too).
+The floor row is what any binding pays per single lookup: one Python call that returns a fresh
+(dim,) float32 array (ndarray.copy of a stored one), with no lookup at all.
 Each measurement runs --repeats times; medians and ratios vs diskcache are printed
 (goal: >= 20x diskcache throughput).
 
@@ -40,11 +45,12 @@ def main():
     order = [texts[i] for i in rng.permutation(a.n)]
     batches = [order[i:i + a.batch] for i in range(0, a.n, a.batch)]
 
-    def rate(fn):
+    def rate(fn, setup=None):
         times = []
         for _ in range(a.repeats):
+            state = setup() if setup else None
             start = time.perf_counter()
-            fn()
+            fn(state) if setup else fn()
             times.append(time.perf_counter() - start)
         return a.n / statistics.median(times)
 
@@ -71,8 +77,16 @@ def main():
                 assert np.frombuffer(dc.get(t), dtype=np.float32).shape == (a.dim,)
 
         dc_rate = rate(dc_single)
+        stored = vectors[0]
+
+        def copies():
+            for _ in order:
+                stored.copy()
+
+        floor = rate(copies)
         print(f"n={a.n} dim={a.dim} batch={a.batch} repeats={a.repeats} (median lookups/s)")
         print(f"diskcache get (SQLite, page cache hot):  {dc_rate:12,.0f}/s")
+        print(f"floor: one call returning a new array:   {floor:12,.0f}/s  {floor / dc_rate:6.1f}x diskcache")
         for label, tiering, ram in (("RAM hit ", "ram_over_disk", 1 << 30), ("disk hit", "disk_only", 1 << 20)):
             with vecperf.EmbeddingCache(os.path.join(tmp, f"vp-{tiering}"), dim=a.dim, model="bench",
                                         tiering=tiering, ram_bytes=ram) as cache:
@@ -83,6 +97,50 @@ def main():
             print(f"vecperf {label} get_many({a.batch}):       {batched:12,.0f}/s  {batched / dc_rate:6.1f}x diskcache")
             print(f"vecperf {label} get:                 {single:12,.0f}/s  {single / dc_rate:6.1f}x diskcache")
         dc.close()
+        bench_puts(a, tmp, texts, vectors, rate)
+
+
+def bench_puts(a, tmp, texts, vectors, rate):
+    import diskcache
+    import vecperf
+    fresh = iter(range(10 ** 9))
+
+    def new_dir():
+        return os.path.join(tmp, f"put-{next(fresh)}")
+
+    def dc_set(dc):
+        for t, v in zip(texts, vectors):
+            dc.set(t, v.tobytes())
+        dc.close()
+
+    def dc_set_transaction(dc):
+        with dc.transact():
+            for t, v in zip(texts, vectors):
+                dc.set(t, v.tobytes())
+        dc.close()
+
+    def vp_put_many(cache):
+        for i in range(0, a.n, a.batch):
+            cache.put_many(texts[i:i + a.batch], vectors[i:i + a.batch])
+        cache.close()
+
+    def vp_put(cache):
+        for t, v in zip(texts, vectors):
+            cache.put(t, v)
+        cache.close()
+
+    dc_rate = rate(dc_set, lambda: diskcache.Cache(new_dir()))
+    dc_tx = rate(dc_set_transaction, lambda: diskcache.Cache(new_dir()))
+    print(f"diskcache set (one transaction each):    {dc_rate:12,.0f}/s")
+    print(f"diskcache set (all in one transaction):  {dc_tx:12,.0f}/s")
+    for label, tiering in (("RAM+disk", "ram_over_disk"), ("disk    ", "disk_only")):
+        def open_cache():
+            return vecperf.EmbeddingCache(new_dir(), dim=a.dim, model="bench", tiering=tiering,
+                                          ram_bytes=1 << 30)
+        batched = rate(vp_put_many, open_cache)
+        single = rate(vp_put, open_cache)
+        print(f"vecperf {label} put_many({a.batch}):       {batched:12,.0f}/s  {batched / dc_rate:6.1f}x diskcache")
+        print(f"vecperf {label} put:                 {single:12,.0f}/s  {single / dc_rate:6.1f}x diskcache")
 
 
 if __name__ == "__main__":

@@ -115,16 +115,19 @@ py::tuple get_many(const PyCache& self, py::object texts) {
   return py::make_tuple(out, found);
 }
 
-py::object get_one(const PyCache& self, py::object text) {
+// The single-text path skips to_texts' sequence handling: a get() costs about a microsecond,
+// of which the containers would be a measurable part.
+py::object get_one(const PyCache& self, py::handle text) {
   std::shared_ptr<EmbeddingCache> cache = self.get();
-  Texts t = to_texts(py::make_tuple(text));
+  const std::optional<std::string_view> view = text_bytes(text.ptr());
+  if (!view) throw py::type_error("text: expected str, got " + type_name(text.ptr()));
   py::array_t<float> out(cache->dim());
   float* data = out.mutable_data();
   uint8_t found = 0;
   Status status;
   {
     py::gil_scoped_release release;
-    status = cache->get_many(t.views, data, &found);
+    status = cache->get_many(std::span(&*view, 1), data, &found);
   }
   throw_if_error(status);
   return found ? py::object(std::move(out)) : py::none();

@@ -148,21 +148,27 @@ Texts to_texts(py::handle object) {
   texts.views.reserve(static_cast<size_t>(n));
   for (Py_ssize_t i = 0; i < n; ++i) {
     PyObject* item = items[i];
-    Py_ssize_t size = 0;
-    const char* data = nullptr;
-    if (PyUnicode_Check(item)) {
-      data = PyUnicode_AsUTF8AndSize(item, &size);  // cached inside the str object
-      if (data == nullptr) throw py::error_already_set();
-    } else if (PyBytes_Check(item)) {
-      data = PyBytes_AS_STRING(item);
-      size = PyBytes_GET_SIZE(item);
-    } else {
+    const std::optional<std::string_view> view = text_bytes(item);
+    if (!view) {
       throw py::type_error("texts[" + std::to_string(i) + "]: expected str, got " + type_name(item));
     }
     texts.keep.push_back(py::reinterpret_borrow<py::object>(item));
-    texts.views.emplace_back(data, static_cast<size_t>(size));
+    texts.views.push_back(*view);
   }
   return texts;
+}
+
+std::optional<std::string_view> text_bytes(PyObject* item) {
+  if (PyUnicode_Check(item)) {
+    Py_ssize_t size = 0;
+    const char* data = PyUnicode_AsUTF8AndSize(item, &size);
+    if (data == nullptr) throw py::error_already_set();
+    return std::string_view(data, static_cast<size_t>(size));
+  }
+  if (PyBytes_Check(item)) {
+    return std::string_view(PyBytes_AS_STRING(item), static_cast<size_t>(PyBytes_GET_SIZE(item)));
+  }
+  return std::nullopt;
 }
 
 py::object resolve_progress(py::object progress, const char* description) {

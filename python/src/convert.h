@@ -101,6 +101,10 @@ struct Texts {
 };
 Texts to_texts(py::handle object);
 
+/// The UTF-8 bytes of a str (cached inside the str object, so valid while it lives) or the bytes
+/// of a bytes object; nullopt for any other type. Throws if a str cannot be encoded.
+std::optional<std::string_view> text_bytes(PyObject* item);
+
 /// The callable a `progress=` argument stands for (vecperf._progress.resolve): True -> a
 /// progress bar on stderr if it is a TTY, a callable -> itself, None/False/no TTY -> None.
 py::object resolve_progress(py::object progress, const char* description);

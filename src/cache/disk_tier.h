@@ -39,8 +39,10 @@ class Env;
 namespace vecperf::internal {
 
 /// The RocksDB options the disk tier uses (also used by the benchmark's raw-RocksDB baseline):
-/// bloom filter 10 bits/key, LRU block cache of `block_cache_bytes`, no compression, WAL on.
-rocksdb::Options disk_rocksdb_options(uint64_t block_cache_bytes, uint64_t write_buffer_bytes);
+/// bloom filter 10 bits/key, LRU block cache of `block_cache_bytes`, an LRU row cache of
+/// `row_cache_bytes` (none when 0), no compression, WAL on.
+rocksdb::Options disk_rocksdb_options(uint64_t block_cache_bytes, uint64_t write_buffer_bytes,
+                                      uint64_t row_cache_bytes);
 
 /// RocksDB status -> vecperf Status ("lock" errors -> kUnavailable), prefixed with `context`.
 Status from_rocksdb(const rocksdb::Status& status, std::string_view context);
@@ -48,6 +50,7 @@ Status from_rocksdb(const rocksdb::Status& status, std::string_view context);
 struct DiskTierOptions {
   std::string path;
   uint64_t block_cache_bytes = 0;
+  uint64_t row_cache_bytes = 0;
   uint64_t write_buffer_bytes = 0;
   bool sync = false;
   uint64_t max_entries = 0;  // 0 = unbounded

@@ -107,6 +107,7 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
     DiskTierOptions d;
     d.path = options_.path;
     d.block_cache_bytes = options_.disk_block_cache_bytes;
+    d.row_cache_bytes = options_.disk_row_cache_bytes;
     d.write_buffer_bytes = options_.disk_write_buffer_bytes;
     d.sync = options_.durability == CacheDurability::kSyncEachWrite;
     d.max_entries = options_.disk_max_entries;
