@@ -167,8 +167,12 @@ def test_error_paths(tmp_path):
         cache.put("a", np.full(4, np.inf))
     with pytest.raises(TypeError):
         cache.get_many("not a list")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"texts\[1\]: expected str, got int"):
         cache.get_many(["ok", 3])
+    with pytest.raises(TypeError, match="text: expected str, got NoneType"):
+        cache.get(None)
+    with pytest.raises(UnicodeEncodeError):
+        cache.get("\ud800")  # a lone surrogate has no UTF-8 form
     with pytest.raises(TypeError):
         cache.get_or_compute(["a"], "not callable")
     with pytest.raises(ValueError):
