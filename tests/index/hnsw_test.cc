@@ -81,7 +81,7 @@ TEST(HnswTest, PerCallEfDoesNotInterfere) {
   constexpr int kK = 10;
   Matrix base = clustered(kN, kDim, 3);
   Matrix queries = clustered(300, kDim, 4);
-  auto index = make(hnsw_options(kDim, Metric::kL2, 8, 40));
+  auto index = make(hnsw_options(kDim, Metric::kL2, 16, 40));
   ASSERT_TRUE(index->add(sequential_ids(kN), base.view()).ok());
 
   const Found low = search(*index, queries.view(), kK, 16, 1);
@@ -121,7 +121,7 @@ TEST(HnswTest, PerCallEfDoesNotInterfere) {
 TEST(HnswTest, EfBelowKIsRaisedToK) {
   constexpr int64_t kN = 2000, kDim = 8;
   Matrix base = clustered(kN, kDim, 5);
-  auto index = make(hnsw_options(kDim, Metric::kL2, 8, 40));
+  auto index = make(hnsw_options(kDim, Metric::kL2, 16, 40));
   ASSERT_TRUE(index->add(sequential_ids(kN), base.view()).ok());
   Matrix queries = clustered(20, kDim, 6);
   Found f = search(*index, queries.view(), 50, 1);
@@ -132,7 +132,7 @@ TEST(HnswTest, EfBelowKIsRaisedToK) {
 TEST(HnswTest, CapacityGrowsAcrossManyAdds) {
   constexpr int64_t kN = 5000, kDim = 8, kBatch = 25;
   Matrix base = clustered(kN, kDim, 8);
-  auto index = make(hnsw_options(kDim, Metric::kL2, 8, 40));
+  auto index = make(hnsw_options(kDim, Metric::kL2, 16, 40));
   auto ids = sequential_ids(kN, 100);
   for (int64_t b = 0; b < kN; b += kBatch) {
     ASSERT_TRUE(index->add(std::span(ids).subspan(b, kBatch), base.slice(b, kBatch)).ok());
@@ -224,7 +224,7 @@ TEST(HnswTest, RemovedIdCanBeAddedAgainWithANewVector) {
   constexpr int64_t kN = 1000, kDim = 8;
   Matrix base = clustered(kN, kDim, 12);
   Matrix other = clustered(1, kDim, 13, 1, 0.1f, 99);
-  auto index = make(hnsw_options(kDim, Metric::kL2, 8, 40));
+  auto index = make(hnsw_options(kDim, Metric::kL2, 16, 40));
   ASSERT_TRUE(index->add(sequential_ids(kN), base.view()).ok());
   ASSERT_TRUE(index->remove(std::vector<int64_t>{5}).ok());
   EXPECT_FALSE(index->contains(5));
