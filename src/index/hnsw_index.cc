@@ -31,7 +31,6 @@
 #include <limits>
 #include <mutex>
 #include <new>
-#include <numeric>
 #include <queue>
 #include <sstream>
 #include <stdexcept>
@@ -644,23 +643,13 @@ class HnswIndex final : public IndexBase {
     g.maxlevel_ = max_level;
   }
 
-  // Rebuilds the graph from the live vectors, renumbering slots the way IdMap::move_last_into
-  // does (highest hole first, the last slot moves into the hole). Best effort: when memory runs
-  // out the tombstoned graph stays, which is still correct.
+  // Rebuilds the graph from the live vectors, renumbering slots as IdMap::compact() does. Best
+  // effort: when memory runs out the tombstoned graph stays, which is still correct.
   void compact() {
     IdMap& map = ids();
-    const int64_t slots = map.slots();
-    // src[s]: old slot whose vector new slot s holds; computed on a copy so that a failed
-    // rebuild leaves the id map untouched.
-    std::vector<int64_t> src(static_cast<size_t>(slots));
-    std::iota(src.begin(), src.end(), int64_t{0});
-    std::vector<int64_t> holes;
-    for (int64_t s = slots - 1; s >= 0; --s) {
-      if (map.id(s) != kNoId) continue;
-      holes.push_back(s);
-      src[static_cast<size_t>(s)] = src.back();
-      src.pop_back();
-    }
+    // src[s]: old slot whose vector new slot s holds; the id map changes only once the rebuild
+    // has succeeded.
+    const std::vector<int64_t> src = map.compaction_sources();
     const size_t live = src.size();
     const Graph& old = *graph_;
     const size_t old_upper = upper_link_bytes_;
@@ -676,7 +665,7 @@ class HnswIndex final : public IndexBase {
       upper_link_bytes_ = old_upper;
       return;
     }
-    for (int64_t hole : holes) map.move_last_into(hole);
+    map.compact();
     graph_ = std::move(*fresh);
   }
 

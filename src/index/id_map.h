@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <unordered_map>
 #include <vector>
 
@@ -69,6 +70,30 @@ class IdMap {
     id_of_[static_cast<size_t>(hole)] = id;
     if (id != kNoId) slot_of_[id] = hole;
   }
+
+  /// The renumbering compact() applies, for backends that must move their storage first:
+  /// element s is the old slot whose id new slot s holds afterwards.
+  std::vector<int64_t> compaction_sources() const {
+    std::vector<int64_t> src(id_of_.size());
+    std::iota(src.begin(), src.end(), int64_t{0});
+    // Same order as compact(): every slot above s is live by the time s is filled.
+    for (int64_t s = slots() - 1; s >= 0; --s) {
+      if (id(s) != kNoId) continue;
+      src[static_cast<size_t>(s)] = src.back();
+      src.pop_back();
+    }
+    return src;
+  }
+
+  /// Drops every dead slot: highest hole first, the last slot moves into it (move_last_into).
+  /// Allocates nothing, so it cannot fail.
+  void compact() {
+    for (int64_t s = slots() - 1; s >= 0; --s)
+      if (id(s) == kNoId) move_last_into(s);
+  }
+
+  /// Frees the capacity that compact() left unused.
+  void shrink_to_fit() { id_of_.shrink_to_fit(); }
 
   size_t memory_bytes() const {
     // unordered_map: a node (key, value, next pointer, cached hash) plus a bucket pointer.

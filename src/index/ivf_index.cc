@@ -14,7 +14,8 @@
 // compacted on removal) and are searched exactly. Reaching the threshold inside add() trains
 // k-means on a seeded sample and moves the buffer into the lists. After training, slots are
 // FAISS labels: the lists hold them, a FAISS hash-table direct map finds a slot's entry for
-// remove() and get_vector(), and removed slots stay as tombstones in the id map.
+// remove() and get_vector(), and removed slots stay as tombstones in the id map until they are
+// half of all slots; then the slots are renumbered (compact()).
 //
 // Two-stage retrieval: compressed encodings with `rerank` > 0 also keep the float32 vectors
 // (indexed by slot); a search collects max(k, rerank) candidates by code distance and re-ranks
@@ -28,6 +29,8 @@
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
+#include <faiss/invlists/DirectMap.h>
+#include <faiss/invlists/InvertedLists.h>
 #include <faiss/index_io.h>
 #include <faiss/utils/Heap.h>
 #include <omp.h>
@@ -37,6 +40,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <unordered_map>
 #include <new>
 #include <numeric>
 #include <random>
@@ -353,6 +357,10 @@ class IvfIndex final : public IndexBase {
     // memory holds no removed data.
     if (!originals_.empty())
       for (int64_t s : slots) std::fill_n(originals_.begin() + s * d, d, 0.0f);
+    // A tombstone costs 8 bytes in the id map and, with re-ranking, a row of the re-rank store,
+    // so under churn they would grow without bound. Renumbering costs one pass over the lists;
+    // doing it when tombstones reach half the slots keeps that O(1) per removal.
+    if (2 * (ids().slots() - ids().live()) >= ids().slots()) compact();
     return Status::OK();
   }
 
@@ -430,6 +438,7 @@ class IvfIndex final : public IndexBase {
     if (ivf_) s << nlist(); else if (opt_.nlist > 0) s << opt_.nlist; else s << "auto";
     s << ", nprobe=" << opt_.nprobe << ", rerank=" << opt_.rerank
       << ", trained=" << (ivf_ ? "yes" : "no") << ", size=" << ids().live();
+    if (ivf_) s << ", tombstones=" << ids().slots() - ids().live();
     if (ivf_) {
       const faiss::InvertedLists* il = ivf_->invlists;
       size_t lo = std::numeric_limits<size_t>::max(), hi = 0, total = 0;
@@ -596,6 +605,43 @@ class IvfIndex final : public IndexBase {
   }
 
   bool keeps_originals() const { return opt_.encoding != IvfEncoding::kFlat && opt_.rerank > 0; }
+
+  // Drops the tombstoned slots, renumbering as IdMap::compact() does; the labels in the lists,
+  // the direct map and the re-rank store follow. Everything that allocates comes first, so when
+  // memory runs out nothing has changed and the tombstones stay (still correct, as in HNSW).
+  void compact() {
+    auto* lists = dynamic_cast<faiss::ArrayInvertedLists*>(ivf_->invlists);
+    if (lists == nullptr) return;  // every index we build or load has array lists
+    IdMap& map = ids();
+    const size_t d = static_cast<size_t>(dim());
+    try {
+      const std::vector<int64_t> src = map.compaction_sources();
+      using Label = faiss::Index::idx_t;
+      std::vector<Label> relabel(static_cast<size_t>(map.slots()), -1);
+      for (size_t s = 0; s < src.size(); ++s)
+        relabel[static_cast<size_t>(src[s])] = static_cast<Label>(s);
+      std::unordered_map<Label, Label> direct;
+      direct.reserve(src.size());
+      for (size_t l = 0; l < lists->nlist; ++l)
+        for (size_t j = 0; j < lists->ids[l].size(); ++j)
+          direct.emplace(relabel[static_cast<size_t>(lists->ids[l][j])], faiss::lo_build(l, j));
+      std::vector<float> originals;
+      if (!originals_.empty()) {
+        originals.resize(src.size() * d);
+        for (size_t s = 0; s < src.size(); ++s)
+          std::copy_n(originals_.begin() + static_cast<size_t>(src[s]) * d, d,
+                      originals.begin() + s * d);
+      }
+      for (std::vector<Label>& labels : lists->ids)
+        for (Label& label : labels) label = relabel[static_cast<size_t>(label)];
+      ivf_->direct_map.hashtable.swap(direct);
+      originals_.swap(originals);
+      map.compact();
+    } catch (const std::bad_alloc&) {
+      return;
+    }
+    map.shrink_to_fit();
+  }
 
   // Exact search of the training buffer (all slots live).
   void search_buffer(MatrixView q, int64_t begin, int64_t end, int64_t k_eff, int64_t stride,

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <memory>
 #include <span>
+#include <set>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -291,6 +292,85 @@ TEST(IvfTest, RemoveThenSearch) {
 
 std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "/ivf_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+int64_t tombstones(const Index& index) {
+  const std::string text = index.describe();
+  const size_t at = text.find("tombstones=");
+  EXPECT_NE(at, std::string::npos) << text;
+  return at == std::string::npos ? -1 : std::stoll(text.substr(at + 11));
+}
+
+// Removed slots stay as tombstones until they are half of all slots; then the slots are
+// renumbered, and every survivor keeps its id, its vector and its place in the results.
+TEST(IvfTest, TombstonesAreReclaimedAtHalfTheSlots) {
+  for (IvfEncoding e : {IvfEncoding::kFlat, IvfEncoding::kSQ8}) {
+    SCOPED_TRACE(ivf_encoding_name(e));
+    IvfOptions o = ivf_options(e);
+    o.rerank = e == IvfEncoding::kFlat ? 0 : 50;  // SQ8 keeps a re-rank store indexed by slot
+    auto index = build(o);
+    const Data& d = data();
+    std::set<int64_t> removed;
+    auto remove_where = [&](auto pick) {
+      std::vector<int64_t> gone;
+      for (int64_t i = 0; i < kN; ++i)
+        if (!removed.count(d.ids[i]) && pick(i)) gone.push_back(d.ids[i]);
+      ASSERT_TRUE(index->remove(gone).ok());
+      removed.insert(gone.begin(), gone.end());
+    };
+    auto check = [&](const char* stage) {
+      SCOPED_TRACE(stage);
+      EXPECT_EQ(index->size(), kN - static_cast<int64_t>(removed.size()));
+      std::vector<int64_t> kept_ids;
+      Matrix kept{0, kDim, {}};
+      std::vector<float> v(kDim);
+      for (int64_t i = 0; i < kN; ++i) {
+        if (removed.count(d.ids[i])) {
+          EXPECT_FALSE(index->contains(d.ids[i]));
+          continue;
+        }
+        kept_ids.push_back(d.ids[i]);
+        kept.data.insert(kept.data.end(), d.base.row(i), d.base.row(i) + kDim);
+        ++kept.rows;
+        // Flat lists and the SQ8 re-rank store both hold the vectors exactly.
+        ASSERT_TRUE(index->get_vector(d.ids[i], v.data()).ok());
+        ASSERT_EQ(0, std::memcmp(v.data(), d.base.row(i), kDim * sizeof(float))) << d.ids[i];
+      }
+      const Found f = search(*index, opts(16));
+      for (int64_t id : f.ids) EXPECT_EQ(removed.count(id), 0u) << "removed id " << id;
+      const auto want = testing::exact_knn(kept, kept_ids, d.queries, kK, Metric::kL2);
+      EXPECT_GE(testing::recall_at_k(f.ids, want, kQueries, kK), 0.95) << index->describe();
+    };
+
+    remove_where([](int64_t i) { return i % 5 < 2; });  // 40%: below half, kept as tombstones
+    EXPECT_EQ(tombstones(*index), 8000);
+    check("tombstones");
+    const size_t before = index->memory_bytes();
+
+    remove_where([](int64_t i) { return i % 10 == 2; });  // 50%: renumbered
+    EXPECT_EQ(tombstones(*index), 0);
+    check("compacted");
+    // 10,000 id-map slots, and with re-ranking 10,000 rows of 128 bytes, are gone.
+    EXPECT_LT(index->memory_bytes() + (o.rerank > 0 ? 10000 * kDim * sizeof(float) : 0),
+              before) << index->describe();
+
+    // The renumbered index saves and loads to the same answers, and takes ids back.
+    const std::string path = temp_path("compacted.vpi");
+    ASSERT_TRUE(index->save(path).ok());
+    auto loaded = load(path);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+    const Found a = search(*index, opts(16)), b = search(**loaded, opts(16));
+    EXPECT_EQ(a.ids, b.ids);
+    EXPECT_EQ(a.dists, b.dists);
+    std::remove(path.c_str());
+    ASSERT_TRUE(removed.count(d.ids[0]) && removed.count(d.ids[1]));
+    ASSERT_TRUE(index->add(std::span(d.ids).first(2), d.base.slice(0, 2)).ok());
+    for (int64_t i = 0; i < 2; ++i) removed.erase(d.ids[i]);
+    const Matrix first{2, kDim, std::vector<float>(d.base.row(0), d.base.row(2))};
+    const Found self = search(*index, opts(16), first);
+    for (int64_t i = 0; i < 2; ++i) EXPECT_EQ(self.ids[i * kK], d.ids[i]);
+    check("re-added");
+  }
 }
 
 TEST(IvfTest, SaveLoadRoundTripEveryEncoding) {
