@@ -85,15 +85,14 @@ class IdMap {
     return src;
   }
 
-  /// Drops every dead slot: highest hole first, the last slot moves into it (move_last_into).
-  /// Allocates nothing, so it cannot fail.
+  /// Drops every dead slot: highest hole first, the last slot moves into it (move_last_into),
+  /// then frees the capacity they held. Cannot fail: if the smaller buffer cannot be allocated,
+  /// libstdc++'s shrink_to_fit keeps the old one.
   void compact() {
     for (int64_t s = slots() - 1; s >= 0; --s)
       if (id(s) == kNoId) move_last_into(s);
+    id_of_.shrink_to_fit();
   }
-
-  /// Frees the capacity that compact() left unused.
-  void shrink_to_fit() { id_of_.shrink_to_fit(); }
 
   size_t memory_bytes() const {
     // unordered_map: a node (key, value, next pointer, cached hash) plus a bucket pointer.

@@ -438,8 +438,8 @@ class IvfIndex final : public IndexBase {
     if (ivf_) s << nlist(); else if (opt_.nlist > 0) s << opt_.nlist; else s << "auto";
     s << ", nprobe=" << opt_.nprobe << ", rerank=" << opt_.rerank
       << ", trained=" << (ivf_ ? "yes" : "no") << ", size=" << ids().live();
-    if (ivf_) s << ", tombstones=" << ids().slots() - ids().live();
     if (ivf_) {
+      s << ", tombstones=" << ids().slots() - ids().live();
       const faiss::InvertedLists* il = ivf_->invlists;
       size_t lo = std::numeric_limits<size_t>::max(), hi = 0, total = 0;
       for (size_t l = 0; l < il->nlist; ++l) {
@@ -638,9 +638,8 @@ class IvfIndex final : public IndexBase {
       originals_.swap(originals);
       map.compact();
     } catch (const std::bad_alloc&) {
-      return;
+      // Thrown before anything changed: the tombstones stay.
     }
-    map.shrink_to_fit();
   }
 
   // Exact search of the training buffer (all slots live).
