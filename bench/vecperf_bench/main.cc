@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "common/bench_common.h"
-#include "index/plan_rules.h"
+#include "build/plan_rules.h"
 #include "vecperf_bench/data.h"
 #include "vecperf_bench/options.h"
 #include "vecperf_bench/output.h"

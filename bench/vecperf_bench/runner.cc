@@ -10,7 +10,7 @@
 #include <cstdlib>
 
 #include "common/bench_common.h"
-#include "index/plan_rules.h"
+#include "build/plan_rules.h"
 #include "vecperf/factory.h"
 #include "vecperf/options.h"
 

@@ -47,6 +47,45 @@ struct SearchResults {
   int64_t* ids = nullptr;
 };
 
+/// The knob vecperf::tune() adjusts on a backend.
+enum class SearchKnob : int {
+  kNone = 0,      ///< searches are exact (Flat, gpu_flat, IVF before it trains): nothing to tune
+  kNprobe = 1,    ///< IVF: SearchOptions::nprobe
+  kEfSearch = 2,  ///< HNSW: SearchOptions::ef_search
+};
+
+/// "" (kNone), "nprobe", "ef_search": the name of the SearchOptions field.
+VECPERF_EXPORT const char* search_knob_name(SearchKnob knob);
+
+/// What tools that adapt to an index (tuning, profiles, benchmarks) need to know about the
+/// backend serving it, beyond the operations themselves. A snapshot: an auto index that migrates,
+/// or an IVF index that trains, reports differently afterwards.
+struct IndexCapabilities {
+  /// The backend answering searches now: kind(), or an auto index's current stage.
+  IndexKind serving_kind = IndexKind::kFlat;
+  /// The knob that trades recall for speed on that backend.
+  SearchKnob knob = SearchKnob::kNone;
+  /// Largest useful value of `knob` (nlist for nprobe); 0 when it has no bound (ef_search).
+  int64_t knob_max = 0;
+};
+
+/// How an auto index's migrations went (Index::migration_status). Other kinds never migrate and
+/// report all zeros and OK.
+struct MigrationStatus {
+  /// Migrations completed since the index was created or loaded.
+  int64_t migrations = 0;
+  /// Migrations that failed since then (each is retried by the next add).
+  int64_t failures = 0;
+  /// Why the last migration failed; OK when none has failed or the last one succeeded. A failed
+  /// migration leaves the current stage serving every vector: the add that triggered it still
+  /// returned OK, because its vectors are in.
+  Status last_error;
+};
+
+/// Called by Index::for_each_vector with each live vector's id and its stored values (dim()
+/// floats, valid only during the call).
+using VectorVisitor = std::function<void(int64_t id, const float* vector)>;
+
 /// Reports the progress of Index::add_with_progress(): `done` of `total` vectors are in so far.
 /// Return OK to go on; any other status stops the add, which then removes every vector it added
 /// and returns that status.
@@ -139,6 +178,24 @@ class VECPERF_EXPORT Index {
   /// Errors: kInvalidArgument for a negative field, or a rerank on an IVF index that keeps no
   /// float32 vectors to re-rank with (built without rerank, or with float32 lists).
   virtual Status set_default_search_options(const SearchOptions& options) = 0;
+
+  /// The backend serving searches and its tunable knob (see IndexCapabilities). Cheap (reads a
+  /// few fields under the read lock). vecperf::tune() and apply_tuning_profile() use it.
+  virtual IndexCapabilities capabilities() const = 0;
+
+  /// Calls fn(id, vector) for every live vector, in storage order, with the stored copy (as
+  /// get_vector() returns it). Holds the read lock throughout: searches run meanwhile, adds and
+  /// removes wait until it returns, so `fn` must not add to or remove from this index.
+  /// vecperf::tune() draws its samples and exact neighbours through it.
+  virtual void for_each_vector(const VectorVisitor& fn) const = 0;
+
+  /// Bytes of device (GPU) memory held now: the resident vectors and working buffers of a
+  /// gpu_flat index; 0 for the CPU backends.
+  virtual size_t device_memory_bytes() const = 0;
+
+  /// Migrations of an auto index so far and why the last one failed, if it did; all zeros and
+  /// OK for the other kinds. Also exported as `vecperf_index_migrations_total`.
+  virtual MigrationStatus migration_status() const = 0;
 };
 
 /// Loads an index saved by `Index::save`, whatever its backend.

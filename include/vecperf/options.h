@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "vecperf/export.h"
 #include "vecperf/index.h"
@@ -24,6 +25,8 @@ enum class IvfEncoding : int {
 };
 
 VECPERF_EXPORT const char* ivf_encoding_name(IvfEncoding encoding);  ///< "flat", "sq8", "sq4", "pq"
+/// The encoding named by ivf_encoding_name(). Errors: kInvalidArgument listing the names.
+VECPERF_EXPORT Result<IvfEncoding> parse_ivf_encoding(const std::string& name);
 
 /// Inverted-file index: k-means partitions the vectors into `nlist` lists; a query scans the
 /// `nprobe` lists whose centroids are nearest.
@@ -68,6 +71,10 @@ enum class GpuDtype : int {
   kFloat16 = 1,  ///< Half the device memory and tensor-core products; ~3 significant digits per
                  ///< value, so near-ties may swap order (recall@10 typically >= 0.99).
 };
+
+VECPERF_EXPORT const char* gpu_dtype_name(GpuDtype dtype);  ///< "float32", "float16"
+/// The dtype named by gpu_dtype_name(). Errors: kInvalidArgument listing the names.
+VECPERF_EXPORT Result<GpuDtype> parse_gpu_dtype(const std::string& name);
 
 /// Exact search on a CUDA device: the vectors stay resident on the device, queries are searched
 /// in batches by a matrix product plus a k-selection pass (k <= 1024). A host copy of the

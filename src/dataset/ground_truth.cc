@@ -15,7 +15,7 @@
 
 #include "common/file_io.h"
 #include "distance/distance.h"
-#include "metrics/registry.h"
+#include "index/index_base.h"
 #include "vecperf/dataset.h"
 #include "vecperf/options.h"
 
@@ -127,10 +127,10 @@ Result<GroundTruth> compute_ground_truth(MatrixView base, MatrixView queries,
   io.kind = IndexKind::kFlat;
   io.dim = base.dim;
   io.metric = o.metric;
-  Result<std::unique_ptr<Index>> index = [&] {
-    internal::InternalIndexScope scratch;  // a computation's scratch index, not a user's
-    return make_index(io);
-  }();
+  VECPERF_RETURN_IF_ERROR(io.validate());
+  // A backend, not make_index(): a computation's scratch index, not a user's.
+  Result<std::unique_ptr<internal::IndexImpl>> index =
+      internal::new_flat(base.dim, o.metric, FlatOptions{});
   if (!index.ok()) return index.status();
   std::vector<int64_t> ids;
   std::vector<float> distances;

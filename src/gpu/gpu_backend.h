@@ -14,14 +14,6 @@
 
 namespace vecperf::internal {
 
-/// Implemented by indexes that hold device memory; search_batch() reports it.
-class DeviceResident {
- public:
-  virtual ~DeviceResident() = default;
-  /// Bytes of device memory held now (resident vectors plus working buffers).
-  virtual size_t device_memory_bytes() const = 0;
-};
-
 /// Device-resident copy of a Flat index's vectors and the batched exact search over it.
 /// Slots are 0 .. size() - 1 in upload order; labels returned by search() are slots.
 ///

@@ -25,7 +25,6 @@
 #include "gpu/gpu_backend.h"
 #include "index/index_base.h"
 #include "index/topk.h"
-#include "metrics/registry.h"
 
 namespace vecperf::internal {
 namespace {
@@ -60,10 +59,10 @@ bool read_gpu_options(Reader& r, GpuFlatOptions* o) {
 
 class GpuFlatIndex;
 
-// Device metrics for the process-wide registry (vecperf/metrics.h): the device memory and batch
-// searches of every live gpu_flat index, summed per device. The source is installed once and
-// reads only atomics, so a scrape never touches an index's lock. Lock order: the registry's
-// mutex (held while the source runs), then live_mu().
+// The live gpu_flat indexes, for gpu_flat_device_use(): the device memory and batch searches of
+// every one, summed per device, read from atomics so that a metrics scrape never touches an
+// index's lock. Lock order: whatever the caller holds (the metrics registry's mutex during a
+// scrape), then live_mu().
 std::mutex& live_mu() {
   static std::mutex mu;
   return mu;
@@ -72,11 +71,7 @@ std::set<const GpuFlatIndex*>& live_indexes() {
   static std::set<const GpuFlatIndex*> live;
   return live;
 }
-std::vector<DeviceMetrics> collect_device_metrics();
-
 void track(const GpuFlatIndex* index) {
-  static std::once_flag installed;
-  std::call_once(installed, [] { set_device_metrics_source(collect_device_metrics); });
   std::lock_guard<std::mutex> lock(live_mu());
   live_indexes().insert(index);
 }
@@ -86,7 +81,7 @@ void untrack(const GpuFlatIndex* index) {
   live_indexes().erase(index);
 }
 
-class GpuFlatIndex final : public IndexBase, public DeviceResident {
+class GpuFlatIndex final : public IndexBase {
  public:
   GpuFlatIndex(int64_t dim, Metric metric, const GpuFlatOptions& options,
                std::unique_ptr<GpuFlatBackend> backend, IdMap ids = {})
@@ -115,7 +110,7 @@ class GpuFlatIndex final : public IndexBase, public DeviceResident {
     return s;
   }
 
-  size_t device_memory_bytes() const override { return backend_->device_bytes(); }
+  size_t device_memory_bytes() const override { return device_bytes_now(); }
 
  protected:
   Status add_locked(int64_t first_slot, MatrixView v) override {
@@ -186,7 +181,7 @@ class GpuFlatIndex final : public IndexBase, public DeviceResident {
     std::ostringstream s;
     s << "gpu_flat(dim=" << dim() << ", metric=" << metric_name(metric())
       << ", size=" << ids().live()
-      << ", dtype=" << (options_.dtype == GpuDtype::kFloat16 ? "float16" : "float32")
+      << ", dtype=" << gpu_dtype_name(options_.dtype)
       << ", device=" << backend_->describe() << ")";
     return s.str();
   }
@@ -230,31 +225,26 @@ class GpuFlatIndex final : public IndexBase, public DeviceResident {
   mutable std::atomic<uint64_t> batch_searches_{0};
 };
 
-std::vector<DeviceMetrics> collect_device_metrics() {
-  std::map<int, DeviceMetrics> by_device;
-  std::lock_guard<std::mutex> lock(live_mu());
-  for (const GpuFlatIndex* index : live_indexes()) {
-    DeviceMetrics& d = by_device[index->device()];
-    d.device = index->device();
-    d.name = "cuda:" + std::to_string(index->device());
-    d.memory_used_bytes += index->device_bytes_now();
-    d.batch_searches += index->batch_searches();
-    // Not measured: the backend has no device timers yet, so the busy fractions stay unknown
-    // rather than reported as 0 (see DeviceMetrics).
-    d.utilization = -1;
-    d.batch_search_utilization = -1;
-  }
-  std::vector<DeviceMetrics> out;
-  for (auto& [device, metrics] : by_device) out.push_back(std::move(metrics));
-  return out;
-}
-
 }  // namespace
 
 std::unique_ptr<IndexImpl> new_gpu_flat_on(int64_t dim, Metric metric,
                                            const GpuFlatOptions& options,
                                            std::unique_ptr<GpuFlatBackend> backend) {
   return std::make_unique<GpuFlatIndex>(dim, metric, options, std::move(backend));
+}
+
+std::vector<GpuFlatDeviceUse> gpu_flat_device_use() {
+  std::map<int, GpuFlatDeviceUse> by_device;
+  std::lock_guard<std::mutex> lock(live_mu());
+  for (const GpuFlatIndex* index : live_indexes()) {
+    GpuFlatDeviceUse& d = by_device[index->device()];
+    d.device = index->device();
+    d.memory_bytes += index->device_bytes_now();
+    d.batch_searches += index->batch_searches();
+  }
+  std::vector<GpuFlatDeviceUse> out;
+  for (const auto& [device, use] : by_device) out.push_back(use);
+  return out;
 }
 
 Result<std::unique_ptr<IndexImpl>> new_gpu_flat(int64_t dim, Metric metric,

@@ -258,8 +258,8 @@ class HnswIndex final : public IndexBase {
     return Status::OK();
   }
 
-  SearchKnob knob_locked() const override {
-    return SearchKnob{IndexKind::kHnsw, SearchKnob::Field::kEfSearch, 0};
+  IndexCapabilities capabilities_locked() const override {
+    return IndexCapabilities{IndexKind::kHnsw, SearchKnob::kEfSearch, 0};
   }
 
   std::string describe_locked() const override {

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "common/file_io.h"
+#include "common/guarded.h"
 #include "distance/distance.h"
 #include "index/index_format.h"
 
@@ -134,12 +135,6 @@ Status IndexBase::add(IdSpan ids, MatrixView vectors) {
 
 Status IndexBase::add_with_progress(IdSpan ids, MatrixView vectors,
                                     const AddProgressCallback& progress) {
-  return metered_write(metrics_.get(), IndexOp::kAdd, static_cast<int64_t>(ids.size()), *this,
-                       write_mu_, [&] { return add_unmetered(ids, vectors, progress); });
-}
-
-Status IndexBase::add_unmetered(IdSpan ids, MatrixView vectors,
-                                const AddProgressCallback& progress) {
   VECPERF_RETURN_IF_ERROR(check_add_args(ids, vectors, dim_));
   if (vectors.rows == 0) return Status::OK();
   std::vector<float> normalised;
@@ -195,14 +190,10 @@ int64_t IndexBase::next_free_id() const {
 Status IndexBase::add_chunk(IdSpan ids, MatrixView vectors) {
   std::unique_lock lock(mu_);
   int64_t first = -1;
-  Status s;
-  try {
+  Status s = guarded("adding vectors (nothing was added)", [&] {
     first = ids_.append(ids);
-    s = add_locked(first, vectors);
-  } catch (const std::bad_alloc&) {
-    s = Status::ResourceExhausted("out of memory while adding " + std::to_string(vectors.rows) +
-                                  " vectors; nothing was added");
-  }
+    return add_locked(first, vectors);
+  });
   if (!s.ok()) {
     if (first >= 0) ids_.truncate(first);
     return s;
@@ -214,12 +205,6 @@ Status IndexBase::add_chunk(IdSpan ids, MatrixView vectors) {
 
 Status IndexBase::search(MatrixView queries, const SearchOptions& options,
                          SearchResults results) const {
-  return metered_search(metrics_.get(), queries.rows,
-                        [&] { return search_unmetered(queries, options, results); });
-}
-
-Status IndexBase::search_unmetered(MatrixView queries, const SearchOptions& options,
-                                   SearchResults results) const {
   VECPERF_RETURN_IF_ERROR(check_search_args(options, results));
   VECPERF_RETURN_IF_ERROR(check_matrix(queries, dim_, "queries"));
   if (queries.rows == 0) return Status::OK();
@@ -231,12 +216,9 @@ Status IndexBase::search_unmetered(MatrixView queries, const SearchOptions& opti
   std::shared_lock lock(mu_);
   const int64_t k_eff = std::min<int64_t>(options.k, ids_.live());
   if (k_eff == 0) return Status::OK();
-  try {
-    VECPERF_RETURN_IF_ERROR(
-        search_locked(*prepared, options, k_eff, options.k, results.distances, results.ids));
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory during search; try a smaller batch");
-  }
+  VECPERF_RETURN_IF_ERROR(guarded("searching (try a smaller batch)", [&] {
+    return search_locked(*prepared, options, k_eff, options.k, results.distances, results.ids);
+  }));
   const int64_t n = queries.rows * options.k;
   for (int64_t i = 0; i < n; ++i) {
     if (results.ids[i] != kNoId) results.ids[i] = ids_.id(results.ids[i]);
@@ -245,11 +227,6 @@ Status IndexBase::search_unmetered(MatrixView queries, const SearchOptions& opti
 }
 
 Status IndexBase::remove(IdSpan ids) {
-  return metered_write(metrics_.get(), IndexOp::kRemove, static_cast<int64_t>(ids.size()), *this,
-                       write_mu_, [&] { return remove_unmetered(ids); });
-}
-
-Status IndexBase::remove_unmetered(IdSpan ids) {
   std::lock_guard writer(write_mu_);
   std::unique_lock lock(mu_);
   std::unordered_set<int64_t> seen;
@@ -302,12 +279,12 @@ Status IndexBase::set_default_search_options(const SearchOptions& o) {
   return set_defaults_locked(o);
 }
 
-SearchKnob IndexBase::search_knob() const {
+IndexCapabilities IndexBase::capabilities() const {
   std::shared_lock lock(mu_);
-  return knob_locked();
+  return capabilities_locked();
 }
 
-void IndexBase::for_each_vector(const std::function<void(int64_t, const float*)>& fn) const {
+void IndexBase::for_each_vector(const VectorVisitor& fn) const {
   std::shared_lock lock(mu_);
   std::vector<float> buf(static_cast<size_t>(dim_));
   for (int64_t s = 0; s < ids_.slots(); ++s) {
@@ -344,7 +321,7 @@ Result<std::unique_ptr<IndexImpl>> IndexBase::read_payload(IndexKind kind, Reade
   if (!ids.load(r)) return r.status();
   const Metric m = static_cast<Metric>(metric);
   Result<std::unique_ptr<IndexImpl>> loaded =
-      Status::Internal("read_payload called for an index kind without slots");
+      Status::Corruption(r.what() + ": an auto index cannot be a backend's payload");
   switch (kind) {
     case IndexKind::kFlat: loaded = load_flat(r, dim, m, std::move(ids)); break;
     case IndexKind::kIvf: loaded = load_ivf(r, dim, m, std::move(ids)); break;
@@ -352,13 +329,7 @@ Result<std::unique_ptr<IndexImpl>> IndexBase::read_payload(IndexKind kind, Reade
     case IndexKind::kGpuFlat: loaded = load_gpu_flat(r, dim, m, std::move(ids)); break;
     case IndexKind::kAuto: break;
   }
-  // Every loader above builds an IndexBase.
-  if (loaded.ok()) static_cast<IndexBase&>(**loaded).refresh_metrics();
   return loaded;
-}
-
-void IndexBase::refresh_metrics() {
-  if (metrics_) metrics_->set_shape(size(), memory_bytes());
 }
 
 }  // namespace vecperf::internal

@@ -17,22 +17,10 @@
 #include "common/rw_lock.h"
 #include "common/serialize.h"
 #include "index/id_map.h"
-#include "metrics/registry.h"
 #include "vecperf/index.h"
 #include "vecperf/options.h"
 
 namespace vecperf::internal {
-
-/// The search knob of a backend, as seen by vecperf::tune().
-struct SearchKnob {
-  enum class Field { kNone, kNprobe, kEfSearch };
-  /// The backend serving searches (an auto index's current stage).
-  IndexKind backend = IndexKind::kFlat;
-  /// kNone: searches are exact (Flat, or IVF before training), there is nothing to tune.
-  Field field = Field::kNone;
-  /// Largest useful value (nlist for nprobe); 0 when the backend sets no bound (ef_search).
-  int64_t max = 0;
-};
 
 /// Base of every concrete index: adds the payload serialization that save(), to_bytes() and
 /// nested containers (AutoIndex) use.
@@ -40,21 +28,15 @@ class IndexImpl : public Index {
  public:
   /// Writes everything needed to rebuild the index (not the file header). Takes its own lock.
   virtual void write_payload(Writer& w) const = 0;
-  /// Calls fn(id, vector) for every live vector under a shared lock (used for migrations).
-  virtual void for_each_vector(const std::function<void(int64_t, const float*)>& fn) const = 0;
-  /// The knob vecperf::tune() adjusts on the backend now serving searches.
-  virtual SearchKnob search_knob() const = 0;
 
   Status save(const std::string& path) const final;
   Result<std::string> to_bytes() const final;
 };
 
-/// Rebuilds an index of the given kind from a payload written by write_payload.
-Result<std::unique_ptr<IndexImpl>> read_index_payload(IndexKind kind, Reader& r);
-
-/// Rebuilds an index from a verified index file (read_framed_file or decode_framed with
-/// kIndexFrame); `what` names the source in messages. Errors: kCorruption, kResourceExhausted.
-Result<std::unique_ptr<IndexImpl>> index_from_frame(const FramedFile& file, const std::string& what);
+/// Rebuilds a backend (flat, ivf, hnsw, gpu_flat: every kind with slots, not auto) from a
+/// payload written by write_payload. Errors: kCorruption (also for a kind it does not build),
+/// kResourceExhausted.
+Result<std::unique_ptr<IndexImpl>> read_backend_payload(IndexKind kind, Reader& r);
 
 /// The checks of Index::add() that need no index state: as many ids as rows, a valid matrix
 /// (check_matrix), no negative id and no id twice. kInvalidArgument naming the problem.
@@ -86,10 +68,14 @@ class IndexBase : public IndexImpl {
   int64_t next_free_id() const final;
   Status get_vector(int64_t id, float* out) const final;
   void write_payload(Writer& w) const final;
-  void for_each_vector(const std::function<void(int64_t, const float*)>& fn) const final;
+  void for_each_vector(const VectorVisitor& fn) const final;
   SearchOptions default_search_options() const final;
   Status set_default_search_options(const SearchOptions& options) final;
-  SearchKnob search_knob() const final;
+  IndexCapabilities capabilities() const final;
+  /// 0: the CPU backends hold no device memory (gpu_flat overrides it).
+  size_t device_memory_bytes() const override { return 0; }
+  /// A single backend never migrates.
+  MigrationStatus migration_status() const final { return MigrationStatus{}; }
 
   /// Reads the common part of a payload (dim, metric, id map) and hands the rest to the backend.
   static Result<std::unique_ptr<IndexImpl>> read_payload(IndexKind kind, Reader& r);
@@ -100,8 +86,7 @@ class IndexBase : public IndexImpl {
         dim_(dim),
         metric_(metric),
         ids_(std::move(ids)),
-        max_id_(largest_id(ids_)),
-        metrics_(IndexMetrics::create(this, kind, metric, dim)) {}
+        max_id_(largest_id(ids_)) {}
 
   /// Stores `vectors` (already validated and, for cosine, normalised) at slots
   /// first_slot .. first_slot + rows - 1, which ids_ already maps. On failure the backend must
@@ -125,7 +110,7 @@ class IndexBase : public IndexImpl {
   /// Stores the non-zero knobs of `o`, already checked to be non-negative (mu_ held exclusively).
   virtual Status set_defaults_locked(const SearchOptions& /*o*/) { return Status::OK(); }
   /// The tunable knob; a backend without knobs is exact.
-  virtual SearchKnob knob_locked() const { return SearchKnob{kind_}; }
+  virtual IndexCapabilities capabilities_locked() const { return IndexCapabilities{kind_}; }
 
   const IdMap& ids() const { return ids_; }
   IdMap& ids() { return ids_; }
@@ -136,13 +121,6 @@ class IndexBase : public IndexImpl {
   std::vector<int64_t> kill_ids(IdSpan ids);
   // Largest live id of `ids`, -1 when it holds none.
   static int64_t largest_id(const IdMap& ids);
-  // The operations themselves; the public add/search/remove record them in metrics_.
-  Status add_unmetered(IdSpan ids, MatrixView vectors, const AddProgressCallback& progress);
-  Status search_unmetered(MatrixView queries, const SearchOptions& options,
-                          SearchResults results) const;
-  Status remove_unmetered(IdSpan ids);
-  // Refreshes the size and memory gauges of a freshly loaded index.
-  void refresh_metrics();
 
   const IndexKind kind_;
   const int64_t dim_;
@@ -154,15 +132,12 @@ class IndexBase : public IndexImpl {
   mutable bool max_id_stale_ = false;
   mutable RwLock mu_;             // guards ids_ and the backend's structure
   std::mutex write_mu_;           // serialises add/remove calls across their chunks
-  // Null for the stages of an auto index, which counts for them (see InternalIndexScope).
-  const std::unique_ptr<IndexMetrics> metrics_;
 };
 
 /// Loaders of the concrete backends: rebuild from the backend's part of a payload.
 Result<std::unique_ptr<IndexImpl>> load_flat(Reader& r, int64_t dim, Metric metric, IdMap ids);
 Result<std::unique_ptr<IndexImpl>> load_ivf(Reader& r, int64_t dim, Metric metric, IdMap ids);
 Result<std::unique_ptr<IndexImpl>> load_hnsw(Reader& r, int64_t dim, Metric metric, IdMap ids);
-Result<std::unique_ptr<IndexImpl>> load_auto(Reader& r);
 /// A CPU Flat index instead when no device is usable and options.prefer_gpu is set.
 Result<std::unique_ptr<IndexImpl>> load_gpu_flat(Reader& r, int64_t dim, Metric metric, IdMap ids);
 
@@ -173,7 +148,6 @@ Result<std::unique_ptr<IndexImpl>> new_ivf(int64_t dim, Metric metric, const Ivf
 /// a build whose size is known (an auto index's migration) allocates exactly once.
 Result<std::unique_ptr<IndexImpl>> new_hnsw(int64_t dim, Metric metric, const HnswOptions& options,
                                             int64_t capacity = 0);
-Result<std::unique_ptr<IndexImpl>> new_auto(int64_t dim, Metric metric, const AutoOptions& options);
 /// A CPU Flat index instead when no device is usable and options.prefer_gpu is set.
 Result<std::unique_ptr<IndexImpl>> new_gpu_flat(int64_t dim, Metric metric,
                                                 const GpuFlatOptions& options);
@@ -182,5 +156,14 @@ class GpuFlatBackend;
 std::unique_ptr<IndexImpl> new_gpu_flat_on(int64_t dim, Metric metric,
                                            const GpuFlatOptions& options,
                                            std::unique_ptr<GpuFlatBackend> backend);
+
+/// Device memory and batch searches of the live gpu_flat indexes, summed per device: what the
+/// layer above exports as device metrics. Reads only atomics (never an index's lock).
+struct GpuFlatDeviceUse {
+  int device = 0;
+  uint64_t memory_bytes = 0;
+  uint64_t batch_searches = 0;
+};
+std::vector<GpuFlatDeviceUse> gpu_flat_device_use();
 
 }  // namespace vecperf::internal

@@ -424,9 +424,9 @@ class IvfIndex final : public IndexBase {
     return Status::OK();
   }
 
-  SearchKnob knob_locked() const override {
-    if (!ivf_) return SearchKnob{IndexKind::kIvf};  // buffering: searches are exact
-    return SearchKnob{IndexKind::kIvf, SearchKnob::Field::kNprobe, nlist()};
+  IndexCapabilities capabilities_locked() const override {
+    if (!ivf_) return IndexCapabilities{IndexKind::kIvf};  // buffering: searches are exact
+    return IndexCapabilities{IndexKind::kIvf, SearchKnob::kNprobe, nlist()};
   }
 
   std::string describe_locked() const override {

@@ -15,8 +15,6 @@
 namespace vecperf::internal {
 namespace {
 
-thread_local int internal_index_depth = 0;
-
 constexpr const char* kOpNames[kIndexOps] = {"search", "add", "remove"};
 
 double seconds_since(uint64_t start_ns) {
@@ -32,10 +30,11 @@ class Registry {
     return *registry;
   }
 
-  std::unique_ptr<IndexMetrics> add_index(const Index* owner, IndexKind kind, Metric metric,
+  std::unique_ptr<IndexMetrics> add_index(const void* owner, std::string kind, std::string metric,
                                           int64_t dim) {
     std::lock_guard lock(mu_);
-    std::unique_ptr<IndexMetrics> m(new IndexMetrics(owner, next_index_seq_, kind, metric, dim));
+    std::unique_ptr<IndexMetrics> m(
+        new IndexMetrics(owner, next_index_seq_, std::move(kind), std::move(metric), dim));
     indexes_.push_back(m.get());
     ++next_index_seq_;
     return m;
@@ -57,12 +56,12 @@ class Registry {
     std::erase(caches_, c);
   }
 
-  void set_index_name(const Index& index, std::string name) {
+  void set_index_name(const void* index, std::string name) {
     std::lock_guard lock(mu_);
     if (IndexMetrics* m = find_index(index)) m->name_ = std::move(name);
   }
 
-  void set_index_budget(const Index& index, size_t budget) {
+  void set_index_budget(const void* index, size_t budget) {
     std::lock_guard lock(mu_);
     if (IndexMetrics* m = find_index(index)) m->memory_budget_ = budget;
   }
@@ -101,6 +100,8 @@ class Registry {
     e.family("vecperf_index_removed_vectors_total", T::kCounter, "Vectors removed successfully.");
     e.family("vecperf_index_errors_total", T::kCounter,
              "Failed calls by operation and status code.");
+    e.family("vecperf_index_migrations_total", T::kCounter,
+             "Migrations of an auto index to its next stage, by result (ok, failed).");
     e.family("vecperf_index_search_latency_seconds", T::kHistogram,
              "Latency of successful search calls (one sample per call, whatever its batch size).");
 
@@ -114,8 +115,8 @@ class Registry {
       const std::string dim = std::to_string(m.dim_);
       e.gauge("vecperf_index_info", "",
               format_labels({{"index", index_names[i]},
-                             {"kind", index_kind_name(m.kind_)},
-                             {"metric", metric_name(m.metric_)},
+                             {"kind", m.kind_},
+                             {"metric", m.metric_},
                              {"dim", dim}}),
               1);
       e.gauge("vecperf_index_vectors", "", labels,
@@ -146,6 +147,14 @@ class Registry {
                 m.added_vectors_.load(std::memory_order_relaxed));
       e.counter("vecperf_index_removed_vectors_total", "", labels,
                 m.removed_vectors_.load(std::memory_order_relaxed));
+      if (m.kind_ == "auto") {  // the only kind that migrates
+        e.counter("vecperf_index_migrations_total", "",
+                  join_labels(labels, format_labels({{"result", "ok"}})),
+                  m.migrations_.load(std::memory_order_relaxed));
+        e.counter("vecperf_index_migrations_total", "",
+                  join_labels(labels, format_labels({{"result", "failed"}})),
+                  m.migration_failures_.load(std::memory_order_relaxed));
+      }
       e.histogram_ns("vecperf_index_search_latency_seconds", "", labels, m.search_latency_);
     }
     const std::vector<std::string> cache_names = effective_names(caches_, "cache");
@@ -189,6 +198,9 @@ class Registry {
       x.name = index_names[i];
       x.kind = m.kind_;
       x.metric = m.metric_;
+      x.migrations = m.migrations_.load(std::memory_order_relaxed);
+      x.migration_failures = m.migration_failures_.load(std::memory_order_relaxed);
+      x.migration_failing = m.migration_failing_.load(std::memory_order_relaxed);
       x.dim = m.dim_;
       x.size = m.size_.load(std::memory_order_relaxed);
       x.memory_bytes = m.memory_bytes_.load(std::memory_order_relaxed);
@@ -231,9 +243,9 @@ class Registry {
     return names;
   }
 
-  IndexMetrics* find_index(const Index& index) {
+  IndexMetrics* find_index(const void* index) {
     for (IndexMetrics* m : indexes_) {
-      if (m->owner_ == &index) return m;
+      if (m->owner_ == index) return m;
     }
     return nullptr;
   }
@@ -246,19 +258,18 @@ class Registry {
   DeviceMetricsSource devices_;             // guarded by mu_
 };
 
-IndexMetrics::IndexMetrics(const Index* owner, uint64_t seq, IndexKind kind, Metric metric,
+IndexMetrics::IndexMetrics(const void* owner, uint64_t seq, std::string kind, std::string metric,
                            int64_t dim)
     : owner_(owner),
       seq_(seq),
-      kind_(kind),
-      metric_(metric),
+      kind_(std::move(kind)),
+      metric_(std::move(metric)),
       dim_(dim),
       created_ns_(metrics_now_ns()) {}
 
-std::unique_ptr<IndexMetrics> IndexMetrics::create(const Index* owner, IndexKind kind,
-                                                   Metric metric, int64_t dim) {
-  if (internal_index_depth > 0) return nullptr;
-  return Registry::get().add_index(owner, kind, metric, dim);
+std::unique_ptr<IndexMetrics> IndexMetrics::create(const void* owner, std::string kind,
+                                                   std::string metric, int64_t dim) {
+  return Registry::get().add_index(owner, std::move(kind), std::move(metric), dim);
 }
 
 IndexMetrics::~IndexMetrics() { Registry::get().remove_index(this); }
@@ -292,8 +303,11 @@ void IndexMetrics::set_shape(int64_t size, size_t memory_bytes) noexcept {
   memory_bytes_.store(memory_bytes, std::memory_order_relaxed);
 }
 
-InternalIndexScope::InternalIndexScope() { ++internal_index_depth; }
-InternalIndexScope::~InternalIndexScope() { --internal_index_depth; }
+void IndexMetrics::set_migrations(int64_t completed, int64_t failed, bool last_failed) noexcept {
+  migrations_.store(static_cast<uint64_t>(completed), std::memory_order_relaxed);
+  migration_failures_.store(static_cast<uint64_t>(failed), std::memory_order_relaxed);
+  migration_failing_.store(last_failed, std::memory_order_relaxed);
+}
 
 CacheRegistration::CacheRegistration(const EmbeddingCache* cache, Collect collect)
     : cache_(cache), collect_(std::move(collect)) {
@@ -327,7 +341,7 @@ namespace vecperf {
 std::string prometheus_text() { return internal::Registry::get().prometheus(); }
 
 void set_metrics_name(const Index& index, std::string name) {
-  internal::Registry::get().set_index_name(index, std::move(name));
+  internal::Registry::get().set_index_name(&index, std::move(name));
 }
 
 void set_metrics_name(const EmbeddingCache& cache, std::string name) {
@@ -335,7 +349,7 @@ void set_metrics_name(const EmbeddingCache& cache, std::string name) {
 }
 
 void set_memory_budget(const Index& index, size_t budget_bytes) {
-  internal::Registry::get().set_index_budget(index, budget_bytes);
+  internal::Registry::get().set_index_budget(&index, budget_bytes);
 }
 
 }  // namespace vecperf

@@ -1,14 +1,17 @@
-// The process-wide metrics registry: every index made by make_index / load and every embedding
-// cache registers here on construction and leaves on destruction.
+// The process-wide metrics registry: every index made by make_index / load (through the metered
+// wrapper of src/build) and every embedding cache registers here on construction and leaves on
+// destruction. The registry knows nothing of what it observes: an index is an owner pointer with
+// labels (kind, metric, dim) and the counters the wrapper records, so this layer sits below the
+// index and cache layers (docs/architecture.md).
 //
 // Hot paths never lock: an index owns an IndexMetrics (relaxed atomic counters and a Histogram)
 // that it records into directly, and the registry only keeps a pointer to it. The registry's
 // mutex is taken to register, unregister, rename and scrape; an object unregisters in its
 // destructor, so a scrape (which holds the mutex) never reads a destroyed object.
 //
-// Index size and memory are gauges that the index refreshes after each add or remove (under its
-// writer mutex, so the last refresh always sees the last write): a scrape cannot call into an
-// index, whose backend parts are destroyed before the base class could unregister it.
+// Index size, memory and migration counts are gauges that the wrapper refreshes after each add or
+// remove (under a mutex, so the last refresh always sees the last write): a scrape never calls
+// into an index.
 #pragma once
 
 #include <array>
@@ -25,7 +28,6 @@
 #include "metrics/exposition.h"
 #include "metrics/histogram.h"
 #include "vecperf/cache.h"
-#include "vecperf/index.h"
 
 namespace vecperf::internal {
 
@@ -44,10 +46,10 @@ inline uint64_t metrics_now_ns() noexcept {
 /// from any thread.
 class IndexMetrics {
  public:
-  /// Registers the index `owner` (used only as an identity: never called through) and returns
-  /// its counters, or null while an InternalIndexScope is active on this thread.
-  static std::unique_ptr<IndexMetrics> create(const Index* owner, IndexKind kind, Metric metric,
-                                              int64_t dim);
+  /// Registers the index `owner` (used only as an identity: never called through), labelled
+  /// with its kind and metric names and its dimension, and returns its counters.
+  static std::unique_ptr<IndexMetrics> create(const void* owner, std::string kind,
+                                              std::string metric, int64_t dim);
   /// Unregisters.
   ~IndexMetrics();
   IndexMetrics(const IndexMetrics&) = delete;
@@ -60,15 +62,19 @@ class IndexMetrics {
   void record_write(IndexOp op, int64_t vectors, const Status& status) noexcept;
   /// Live vectors and memory, as read by the index.
   void set_shape(int64_t size, size_t memory_bytes) noexcept;
+  /// Migrations completed and failed so far, and whether the last one failed, as read by the
+  /// index (Index::migration_status).
+  void set_migrations(int64_t completed, int64_t failed, bool last_failed) noexcept;
 
  private:
   friend class Registry;
-  IndexMetrics(const Index* owner, uint64_t seq, IndexKind kind, Metric metric, int64_t dim);
+  IndexMetrics(const void* owner, uint64_t seq, std::string kind, std::string metric,
+               int64_t dim);
 
-  const Index* const owner_;
+  const void* const owner_;
   const uint64_t seq_;  // creation order, for the default name
-  const IndexKind kind_;
-  const Metric metric_;
+  const std::string kind_;
+  const std::string metric_;
   const int64_t dim_;
   const uint64_t created_ns_;
 
@@ -79,48 +85,14 @@ class IndexMetrics {
   std::array<std::atomic<uint64_t>, kIndexOps * kStatusCodes> errors_{};
   std::atomic<int64_t> size_{0};
   std::atomic<uint64_t> memory_bytes_{0};
+  std::atomic<uint64_t> migrations_{0};
+  std::atomic<uint64_t> migration_failures_{0};
+  std::atomic<bool> migration_failing_{false};
   Histogram search_latency_;
 
   // Guarded by the registry's mutex.
   std::string name_;
   size_t memory_budget_ = 0;
-};
-
-/// Runs `search` (returning Status) and records it in `metrics` (null: just runs it).
-template <typename Fn>
-Status metered_search(IndexMetrics* metrics, int64_t queries, Fn&& search) {
-  if (metrics == nullptr) return search();
-  const uint64_t start = metrics_now_ns();
-  Status s = search();
-  metrics->record_search(queries, metrics_now_ns() - start, s);
-  return s;
-}
-
-/// Runs `write` (an add or remove of `vectors` rows on `index`), records it in `metrics`, and on
-/// success refreshes the size and memory gauges while holding `writer_mu` (the index's mutex that
-/// serialises writers), so that the last refresh always reflects the last write.
-template <typename Fn>
-Status metered_write(IndexMetrics* metrics, IndexOp op, int64_t vectors, const Index& index,
-                     std::mutex& writer_mu, Fn&& write) {
-  Status s = write();
-  if (metrics == nullptr) return s;
-  metrics->record_write(op, vectors, s);
-  if (s.ok()) {
-    std::lock_guard lock(writer_mu);
-    metrics->set_shape(index.size(), index.memory_bytes());
-  }
-  return s;
-}
-
-/// While alive, indexes constructed on this thread are internal to the library and do not
-/// register: the stages of an auto index (the enclosing index counts once) and scratch indexes
-/// built for a computation (e.g. exact neighbours while tuning).
-class InternalIndexScope {
- public:
-  InternalIndexScope();
-  ~InternalIndexScope();
-  InternalIndexScope(const InternalIndexScope&) = delete;
-  InternalIndexScope& operator=(const InternalIndexScope&) = delete;
 };
 
 /// Registration of an embedding cache. The cache creates it once fully constructed and must
@@ -172,8 +144,8 @@ uint64_t resident_memory_bytes();
 /// A point-in-time copy of what is registered: the input of the performance report.
 struct IndexSnapshot {
   std::string name;
-  IndexKind kind = IndexKind::kFlat;
-  Metric metric = Metric::kL2;
+  std::string kind;    ///< index_kind_name()
+  std::string metric;  ///< metric_name()
   int64_t dim = 0;
   int64_t size = 0;
   uint64_t memory_bytes = 0;
@@ -184,6 +156,9 @@ struct IndexSnapshot {
   uint64_t added_vectors = 0;
   uint64_t removed_vectors = 0;
   uint64_t errors = 0;  ///< all operations and codes
+  uint64_t migrations = 0;
+  uint64_t migration_failures = 0;
+  bool migration_failing = false;  ///< the last migration failed (the stage stayed)
   HistogramSummary search_latency;
 };
 struct CacheSnapshot {

@@ -12,15 +12,15 @@
 #include <numeric>
 #include <random>
 
+#include "common/guarded.h"
 #include "index/topk.h"
-#include "metrics/registry.h"
 
 namespace vecperf::internal {
 
-Result<HeldOutSample> sample_stored_vectors(const IndexImpl& index, int64_t size, uint64_t seed) {
+Result<HeldOutSample> sample_stored_vectors(const Index& index, int64_t size, uint64_t seed) {
   const int64_t d = index.dim();
   HeldOutSample s;
-  try {
+  VECPERF_RETURN_IF_ERROR(guarded_void("drawing held-out vectors (use a smaller sample_size)", [&] {
     const int64_t want = std::min(size, index.size());
     s.ids.reserve(static_cast<size_t>(want));
     s.vectors.reserve(static_cast<size_t>(want * d));
@@ -40,14 +40,11 @@ Result<HeldOutSample> sample_stored_vectors(const IndexImpl& index, int64_t size
       }
       ++seen;
     });
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory drawing " + std::to_string(size) +
-                                     " held-out vectors; use a smaller sample_size");
-  }
+  }));
   return s;
 }
 
-Result<std::vector<int64_t>> exact_neighbours(const IndexImpl& index, MatrixView queries, int k,
+Result<std::vector<int64_t>> exact_neighbours(const Index& index, MatrixView queries, int k,
                                               const int64_t* exclude, int num_threads) {
   const int64_t d = index.dim(), nq = queries.rows;
   const int64_t block_rows = std::clamp<int64_t>(
@@ -56,7 +53,7 @@ Result<std::vector<int64_t>> exact_neighbours(const IndexImpl& index, MatrixView
   const int kk = k + (exclude != nullptr ? 1 : 0);
   Status error;
   std::vector<int64_t> out;
-  try {
+  VECPERF_RETURN_IF_ERROR(guarded("computing exact neighbours (use fewer queries)", [&] {
     std::vector<TopK> tops(static_cast<size_t>(nq), TopK(k));
     std::vector<int64_t> block_ids, positions(static_cast<size_t>(block_rows));
     std::vector<float> block;
@@ -72,11 +69,8 @@ Result<std::vector<int64_t>> exact_neighbours(const IndexImpl& index, MatrixView
     auto flush = [&] {
       const int64_t m = static_cast<int64_t>(block_ids.size());
       if (m == 0 || !error.ok()) return;
-      Result<std::unique_ptr<IndexImpl>> flat = Status::Internal("no scratch index");
-      {
-        InternalIndexScope scratch;  // a computation's scratch space, not a user's index
-        flat = new_flat(d, index.metric(), FlatOptions{});
-      }
+      // A backend, not make_index(): scratch space of a computation, not a user's index.
+      Result<std::unique_ptr<IndexImpl>> flat = new_flat(d, index.metric(), FlatOptions{});
       if (!flat.ok()) {
         error = flat.status();
         return;
@@ -109,10 +103,8 @@ Result<std::vector<int64_t>> exact_neighbours(const IndexImpl& index, MatrixView
     out.assign(static_cast<size_t>(nq * k), kNoId);
     std::vector<float> unused(static_cast<size_t>(k));
     for (int64_t q = 0; q < nq; ++q) tops[q].extract(unused.data(), out.data() + q * k);
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory computing exact neighbours for " +
-                                     std::to_string(nq) + " queries; use fewer queries");
-  }
+    return Status::OK();
+  }));
   return out;
 }
 

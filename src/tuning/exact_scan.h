@@ -20,7 +20,7 @@ struct HeldOutSample {
 /// Draws min(size, index.size()) stored vectors uniformly without replacement (reservoir
 /// sampling over one pass of for_each_vector, seeded, so the same index and seed give the same
 /// sample). Errors: kResourceExhausted.
-Result<HeldOutSample> sample_stored_vectors(const IndexImpl& index, int64_t size, uint64_t seed);
+Result<HeldOutSample> sample_stored_vectors(const Index& index, int64_t size, uint64_t seed);
 
 /// The exact k nearest ids of each query among the vectors stored in `index` (queries.rows x k,
 /// row-major, nearest first, kNoId where the index holds fewer), in the index's metric. With
@@ -31,7 +31,7 @@ Result<HeldOutSample> sample_stored_vectors(const IndexImpl& index, int64_t size
 /// so memory stays at about one block whatever the index size. Holds the index's read lock for
 /// the whole scan. Errors: kInvalidArgument for a query the Flat backend rejects (e.g. a zero
 /// vector under cosine); kResourceExhausted.
-Result<std::vector<int64_t>> exact_neighbours(const IndexImpl& index, MatrixView queries, int k,
+Result<std::vector<int64_t>> exact_neighbours(const Index& index, MatrixView queries, int k,
                                               const int64_t* exclude, int num_threads);
 
 /// Upper bound of the block of stored vectors exact_neighbours() holds at a time.

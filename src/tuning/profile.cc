@@ -4,7 +4,6 @@
 #include <limits>
 
 #include "common/json.h"
-#include "index/index_base.h"
 #include "vecperf/tuning.h"
 
 namespace vecperf {
@@ -247,8 +246,7 @@ Result<TuningResult> parse_tuning_profile(std::string_view json) {
 }
 
 Status apply_tuning_profile(Index& index, const TuningResult& profile) {
-  const auto* impl = dynamic_cast<const internal::IndexImpl*>(&index);
-  const IndexKind serving = impl != nullptr ? impl->search_knob().backend : index.kind();
+  const IndexKind serving = index.capabilities().serving_kind;
   if (serving != profile.kind)
     return Status::InvalidArgument(
         std::string("the profile holds knobs of the ") + index_kind_name(profile.kind) +

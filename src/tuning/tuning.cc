@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/guarded.h"
 #include "index/index_base.h"
 #include "metrics/histogram.h"
 #include "tuning/exact_scan.h"
@@ -25,8 +26,6 @@
 namespace vecperf {
 namespace {
 
-using internal::IndexImpl;
-using internal::SearchKnob;
 using Clock = std::chrono::steady_clock;
 
 // Largest k accepted: results of sample x (k + 1) ids must stay a reasonable allocation.
@@ -64,23 +63,6 @@ Status check_size(const Index& index, int64_t need) {
                   "neighbour)");
 }
 
-const IndexImpl* implementation(const Index& index) {
-  return dynamic_cast<const IndexImpl*>(&index);
-}
-
-Status not_ours() {
-  return Status::InvalidArgument(
-      "tune needs an index created by vecperf::make_index or vecperf::load");
-}
-
-const char* knob_name(SearchKnob::Field f) {
-  switch (f) {
-    case SearchKnob::Field::kNprobe: return "nprobe";
-    case SearchKnob::Field::kEfSearch: return "ef_search";
-    case SearchKnob::Field::kNone: break;
-  }
-  return "";
-}
 
 // Recall@k of the index at given knobs against precomputed exact neighbours.
 class Evaluator {
@@ -168,10 +150,10 @@ std::string format_recall(double r) {
 }
 
 // The fields every result has: what was asked and the index's current knobs.
-TuningResult base_result(const Index& index, const SearchKnob& knob, double target, int k,
+TuningResult base_result(const Index& index, const IndexCapabilities& knob, double target, int k,
                          bool held_out) {
   TuningResult r;
-  r.kind = knob.backend;
+  r.kind = knob.serving_kind;
   r.target_recall = target;
   r.k = k;
   r.held_out = held_out;
@@ -181,10 +163,10 @@ TuningResult base_result(const Index& index, const SearchKnob& knob, double targ
 }
 
 // The result for an index whose searches are exact: nothing to search for.
-TuningResult exact_result(const Index& index, const SearchKnob& knob, double target, int k,
+TuningResult exact_result(const Index& index, const IndexCapabilities& knob, double target, int k,
                           bool held_out, Clock::time_point start) {
   TuningResult r = base_result(index, knob, target, k, held_out);
-  r.message = knob.backend == IndexKind::kIvf
+  r.message = knob.serving_kind == IndexKind::kIvf
                   ? "the IVF index has not trained yet (it trains once it holds "
                     "train_threshold vectors) and searches exactly: nothing to tune; tune "
                     "again after it has trained"
@@ -194,20 +176,19 @@ TuningResult exact_result(const Index& index, const SearchKnob& knob, double tar
 }
 
 // The knob search proper, on validated input; `exclude` holds the held-out queries' own ids.
-Result<TuningResult> run(Index& index, const IndexImpl& impl, const SearchKnob& knob,
-                         MatrixView queries, const int64_t* exclude, double target, int k,
+Result<TuningResult> run(Index& index, const IndexCapabilities& knob, MatrixView queries, const int64_t* exclude, double target, int k,
                          const TuningOptions& o, Clock::time_point start) {
   TuningResult r = base_result(index, knob, target, k, exclude != nullptr);
   r.sample_size = queries.rows;
 
-  auto truth = internal::exact_neighbours(impl, queries, k, exclude, o.num_threads);
+  auto truth = internal::exact_neighbours(index, queries, k, exclude, o.num_threads);
   if (!truth.ok()) return truth.status();
   Evaluator eval(index, queries, std::move(*truth), exclude, k);
 
-  r.knob = knob_name(knob.field);
-  const bool nprobe = knob.field == SearchKnob::Field::kNprobe;
+  r.knob = search_knob_name(knob.knob);
+  const bool nprobe = knob.knob == SearchKnob::kNprobe;
   const int lo_bound = nprobe ? 1 : k;
-  const int hi_bound = nprobe ? static_cast<int>(std::clamp<int64_t>(knob.max, 1, INT32_MAX))
+  const int hi_bound = nprobe ? static_cast<int>(std::clamp<int64_t>(knob.knob_max, 1, INT32_MAX))
                               : std::max(k, o.max_ef_search);
   r.min_value = lo_bound;
   r.max_value = hi_bound;
@@ -309,38 +290,29 @@ Result<TuningResult> tune(Index& index, MatrixView sample_queries, double target
   if (sample_queries.rows < 1)
     return Status::InvalidArgument("tune needs at least one sample query");
   VECPERF_RETURN_IF_ERROR(internal::check_matrix(sample_queries, index.dim(), "sample queries"));
-  const IndexImpl* impl = implementation(index);
-  if (impl == nullptr) return not_ours();
-  const SearchKnob knob = impl->search_knob();
-  if (knob.field == SearchKnob::Field::kNone)
+  const IndexCapabilities knob = index.capabilities();
+  if (knob.knob == SearchKnob::kNone)
     return exact_result(index, knob, target_recall, k, false, start);
   VECPERF_RETURN_IF_ERROR(check_size(index, 1));
-  try {
-    return run(index, *impl, knob, sample_queries, nullptr, target_recall, k, options, start);
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory while tuning; use fewer sample queries");
-  }
+  return internal::guarded("tuning (use fewer sample queries)", [&] {
+    return run(index, knob, sample_queries, nullptr, target_recall, k, options, start);
+  });
 }
 
 Result<TuningResult> tune_held_out(Index& index, double target_recall, int k,
                                    const TuningOptions& options) {
   const auto start = Clock::now();
   VECPERF_RETURN_IF_ERROR(check_arguments(target_recall, k, options));
-  const IndexImpl* impl = implementation(index);
-  if (impl == nullptr) return not_ours();
-  const SearchKnob knob = impl->search_knob();
-  if (knob.field == SearchKnob::Field::kNone)
+  const IndexCapabilities knob = index.capabilities();
+  if (knob.knob == SearchKnob::kNone)
     return exact_result(index, knob, target_recall, k, true, start);
   VECPERF_RETURN_IF_ERROR(check_size(index, 2));
-  auto sample = internal::sample_stored_vectors(*impl, options.sample_size, options.seed);
+  auto sample = internal::sample_stored_vectors(index, options.sample_size, options.seed);
   if (!sample.ok()) return sample.status();
   const MatrixView queries{sample->vectors.data(), sample->rows(), index.dim()};
-  try {
-    return run(index, *impl, knob, queries, sample->ids.data(), target_recall, k, options,
-               start);
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory while tuning; use a smaller sample_size");
-  }
+  return internal::guarded("tuning (use a smaller sample_size)", [&] {
+    return run(index, knob, queries, sample->ids.data(), target_recall, k, options, start);
+  });
 }
 
 }  // namespace vecperf

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/serialize.h"
+#include "build/index_payload.h"
 #include "index/index_base.h"
 
 namespace vecperf::fuzz {

@@ -19,7 +19,9 @@
 
 #include "cache/record.h"
 #include "common/serialize.h"
+#include "common/file_io.h"
 #include "index/index_base.h"
+#include "index/index_format.h"
 #include "vecperf/cache.h"
 #include "vecperf/dataset.h"
 #include "vecperf/index.h"
@@ -84,11 +86,15 @@ void index_seed(const std::string& name, const IndexOptions& options, int64_t n,
   if (n > 0) check(index.add(ids, MatrixView{v.data(), n, options.dim}), name.c_str());
   if (!removed.empty()) check(index.remove(removed), name.c_str());
 
-  internal::StringSink sink;
-  internal::Writer w(&sink);
-  dynamic_cast<const internal::IndexImpl&>(index).write_payload(w);
-  check(w.status(), name.c_str());
-  put_file("index_payload", name, std::string(1, static_cast<char>(options.kind)) + sink.bytes());
+  // The payload is the file's frame contents: to_bytes() decoded, so that the seeds need no
+  // access to the backend behind the index make_index() returned.
+  auto bytes = index.to_bytes();
+  if (!bytes.ok()) check(bytes.status(), name.c_str());
+  auto frame = internal::decode_framed(bytes->data(), bytes->size(), internal::kIndexFrame, name);
+  if (!frame.ok()) check(frame.status(), name.c_str());
+  put_file("index_payload", name,
+           std::string(1, static_cast<char>(options.kind)) +
+               std::string(frame->payload.begin(), frame->payload.end()));
 
   put_file("index_file", name,
            file_bytes("vpi", [&](const std::string& path) { return index.save(path); }));

@@ -11,10 +11,12 @@
 #include <thread>
 #include <vector>
 
+#include "build/auto_index.h"
 #include "common/file_io.h"
 #include "index/index_format.h"
 #include "testing/testing.h"
 #include "vecperf/index.h"
+#include "vecperf/metrics.h"
 #include "vecperf/options.h"
 
 namespace vecperf {
@@ -339,6 +341,76 @@ TEST(AutoIndexTest, ForwardsValidationAndDescribe) {
   std::vector<int64_t> got(1);
   EXPECT_EQ(index.search(MatrixView{v.data(), 1, kDim}, s, {dist.data(), got.data()}).code(),
             StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace vecperf
+
+namespace vecperf {
+namespace {
+
+// A failed migration leaves the add successful, the current stage serving every vector, and
+// says so through migration_status(), the capabilities and the metrics; the next add retries.
+TEST(AutoIndexMigrationTest, AFailedMigrationIsAStatusAndIsRetried) {
+  auto made = make_index(auto_options());
+  ASSERT_TRUE(made.ok());
+  Index& index = **made;
+  set_metrics_name(index, "failing-auto");
+  EXPECT_EQ(index.migration_status().migrations, 0);
+  EXPECT_TRUE(index.migration_status().last_error.ok());
+
+  const testing::Matrix base = testing::clustered(kFlatMax + 2 * kBatch, kDim, 8, 11);
+  internal::set_migration_hook_for_testing([](IndexKind next) {
+    return Status::ResourceExhausted(std::string("no room for the ") + index_kind_name(next) +
+                                     " stage");
+  });
+  const auto first = testing::sequential_ids(kFlatMax + kBatch);
+  Status s = index.add(first, base.slice(0, kFlatMax + kBatch));
+  internal::set_migration_hook_for_testing({});
+  ASSERT_TRUE(s.ok()) << s.to_string();  // the vectors are in
+  EXPECT_EQ(index.size(), kFlatMax + kBatch);
+  EXPECT_EQ(index.capabilities().serving_kind, IndexKind::kFlat);
+  MigrationStatus m = index.migration_status();
+  EXPECT_EQ(m.migrations, 0);
+  EXPECT_EQ(m.failures, 1);
+  EXPECT_EQ(m.last_error.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(m.last_error.message()).find("ivf stage"), std::string::npos);
+  EXPECT_NE(prometheus_text().find(
+                "vecperf_index_migrations_total{index=\"failing-auto\",result=\"failed\"} 1"),
+            std::string::npos);
+  EXPECT_NE(performance_report().find("[migration_failed] failing-auto"), std::string::npos);
+
+  // Every vector is still found, exactly, by the Flat stage.
+  EXPECT_EQ(self_hit_rate(index, base, kFlatMax + kBatch), 1.0);
+
+  // The next add migrates.
+  const auto second = testing::sequential_ids(kBatch, kFlatMax + kBatch);
+  ASSERT_TRUE(index.add(second, base.slice(kFlatMax + kBatch, kBatch)).ok());
+  EXPECT_EQ(index.capabilities().serving_kind, IndexKind::kIvf);
+  m = index.migration_status();
+  EXPECT_EQ(m.migrations, 1);
+  EXPECT_EQ(m.failures, 1);
+  EXPECT_TRUE(m.last_error.ok());
+  EXPECT_NE(prometheus_text().find(
+                "vecperf_index_migrations_total{index=\"failing-auto\",result=\"ok\"} 1"),
+            std::string::npos);
+  EXPECT_EQ(performance_report().find("[migration_failed] failing-auto"), std::string::npos);
+}
+
+// The other kinds never migrate.
+TEST(AutoIndexMigrationTest, OtherKindsReportNoMigrations) {
+  for (IndexKind kind : {IndexKind::kFlat, IndexKind::kIvf, IndexKind::kHnsw}) {
+    IndexOptions o;
+    o.kind = kind;
+    o.dim = kDim;
+    auto made = make_index(o);
+    ASSERT_TRUE(made.ok());
+    const MigrationStatus m = (*made)->migration_status();
+    EXPECT_EQ(m.migrations, 0);
+    EXPECT_EQ(m.failures, 0);
+    EXPECT_TRUE(m.last_error.ok());
+    EXPECT_EQ((*made)->capabilities().serving_kind, kind);
+  }
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "index/plan_rules.h"
+#include "build/plan_rules.h"
 #include "testing/testing.h"
 
 namespace vecperf {

@@ -145,6 +145,10 @@ TEST(RegistryTest, AutoIndexCountsOnceAcrossMigrations) {
   EXPECT_EQ(value(doc, "vecperf_index_vectors", {{"index", "auto"}}), 400);
   EXPECT_EQ(value(doc, "vecperf_index_memory_bytes", {{"index", "auto"}}),
             static_cast<double>(index->memory_bytes()));
+  EXPECT_EQ(value(doc, "vecperf_index_migrations_total", {{"index", "auto"}, {"result", "ok"}}),
+            1);
+  EXPECT_EQ(
+      value(doc, "vecperf_index_migrations_total", {{"index", "auto"}, {"result", "failed"}}), 0);
 
   // Loading registers the auto index once too, with its size already known.
   const std::string path =

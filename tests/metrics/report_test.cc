@@ -1,7 +1,7 @@
 // The performance report: each warning rule fires on a crafted situation and stays quiet just
 // below its threshold or before its minimum number of events; the text and JSON renderings
 // carry the figures; and performance_report() sees live indexes and caches.
-#include "metrics/report.h"
+#include "metrics/performance_report.h"
 
 #include <gtest/gtest.h>
 
@@ -22,6 +22,8 @@ namespace {
 IndexSnapshot index_with_latency(uint64_t count, double p50, double p99) {
   IndexSnapshot x;
   x.name = "idx";
+  x.kind = "flat";
+  x.metric = "l2";
   x.size = 1000;
   x.memory_bytes = 1 << 20;
   x.age_seconds = 10;
@@ -123,6 +125,21 @@ TEST(ReportWarningsTest, GpuUtilisationFiresOnlyWithDeviceMetricsAndBatchSearche
   s.devices = {device_with(5, 0.1)};  // too few batch searches
   EXPECT_EQ(rules(s), Rules{});
   s.devices = {device_with(50, -1)};  // not measured by the source
+  EXPECT_EQ(rules(s), Rules{});
+}
+
+TEST(ReportWarningsTest, MigrationFailedFiresWhileTheLastMigrationFailed) {
+  MetricsSnapshot s;
+  s.indexes = {index_with_latency(0, 0, 0)};
+  s.indexes[0].kind = "auto";
+  s.indexes[0].migrations = 1;
+  EXPECT_EQ(rules(s), Rules{});
+  s.indexes[0].migration_failures = 2;
+  s.indexes[0].migration_failing = true;
+  EXPECT_EQ(rules(s), Rules{"migration_failed:idx"});
+  const std::string text = render_report(s, ReportOptions{});
+  EXPECT_NE(text.find("migrations 1 (2 failed)"), std::string::npos) << text;
+  s.indexes[0].migration_failing = false;  // a later migration succeeded
   EXPECT_EQ(rules(s), Rules{});
 }
 

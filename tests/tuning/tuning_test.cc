@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "index/index_base.h"
-#include "index/plan_rules.h"
+#include "build/plan_rules.h"
 #include "testing/testing.h"
 #include "tuning/exact_scan.h"
 #include "tuning/tuning_test_util.h"
@@ -249,8 +249,7 @@ TEST_F(TuneTest, BadArgumentsAreInvalidArgument) {
 TEST_F(TuneTest, ExactScanMatchesTheOracleAndExcludesOwnIds) {
   auto index = build(testing::hnsw_options(), *hnsw_base_);
   ASSERT_NE(index, nullptr);
-  const auto& impl = dynamic_cast<const internal::IndexImpl&>(*index);
-  auto truth = internal::exact_neighbours(impl, queries_->view(), kK, nullptr, 0);
+  auto truth = internal::exact_neighbours(*index, queries_->view(), kK, nullptr, 0);
   ASSERT_TRUE(truth.ok()) << truth.status().to_string();
   const auto ids = testing::sequential_ids(kHnswN);
   const auto oracle = testing::exact_knn(*hnsw_base_, ids, *queries_, kK, Metric::kL2);
@@ -262,7 +261,7 @@ TEST_F(TuneTest, ExactScanMatchesTheOracleAndExcludesOwnIds) {
              std::vector<float>(hnsw_base_->data.begin(),
                                 hnsw_base_->data.begin() + kQueries * testing::kTuneDim)};
   std::vector<int64_t> self = testing::sequential_ids(kQueries);
-  auto held = internal::exact_neighbours(impl, own.view(), kK, self.data(), 0);
+  auto held = internal::exact_neighbours(*index, own.view(), kK, self.data(), 0);
   ASSERT_TRUE(held.ok()) << held.status().to_string();
   const auto plus_one = testing::exact_knn(*hnsw_base_, ids, own, kK + 1, Metric::kL2);
   std::vector<int64_t> expected;
@@ -289,8 +288,7 @@ TEST_F(TuneTest, HeldOutRecallExcludesTheQueryItself) {
   EXPECT_EQ(r->sample_size, kQueries);
   EXPECT_TRUE(r->met_target) << r->message;
 
-  const auto& impl = dynamic_cast<const internal::IndexImpl&>(*index);
-  auto sample = internal::sample_stored_vectors(impl, kQueries, o.seed);
+  auto sample = internal::sample_stored_vectors(*index, kQueries, o.seed);
   ASSERT_TRUE(sample.ok());
   Matrix q{kQueries, testing::kTuneDim, sample->vectors};
   const auto oracle = testing::exact_knn(*ivf_base_, testing::sequential_ids(kIvfN), q, kK + 1,

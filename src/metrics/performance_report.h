@@ -1,5 +1,6 @@
-// The performance report: a rendering of a MetricsSnapshot plus the warning rules, separated from
-// the registry so that tests can feed crafted snapshots.
+// The performance report (vecperf/metrics.h: performance_report()): a rendering of a
+// MetricsSnapshot plus the warning rules, apart from the registry so that tests can feed
+// crafted snapshots.
 #pragma once
 
 #include <string>
@@ -11,7 +12,7 @@
 namespace vecperf::internal {
 
 struct ReportWarning {
-  /// "tail_latency", "cache_hit_rate", "memory_budget" or "gpu_utilization".
+  /// "tail_latency", "migration_failed", "cache_hit_rate", "memory_budget" or "gpu_utilization".
   std::string rule;
   /// What it is about: an index or cache name, "process", or "device<N>".
   std::string subject;

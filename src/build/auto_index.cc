@@ -5,7 +5,7 @@
 // index inherits their validation, persistence and tests, and only the migration policy lives
 // here. Migration is synchronous inside the add that crossed the threshold: the vectors are copied
 // out of the old index, added to a new one of the next stage (configured with the same rule
-// table as plan(), index/plan_rules.h), its search knob is tuned to target_recall on held-out
+// table as plan(), build/plan_rules.h), its search knob is tuned to target_recall on held-out
 // vectors (vecperf/tuning.h), and the inner pointer is swapped. Searches keep using the old index
 // until the swap because they only need a shared lock on the pointer, which the migration takes
 // exclusively just for the swap itself.
@@ -13,16 +13,22 @@
 // Locks: write_mu_ serialises add/remove/migration (so the inner index cannot change while it is
 // copied); mu_ guards the inner_ pointer (shared for every use, exclusive for the swap). The inner
 // index has its own lock, which makes concurrent search and add on it safe.
+//
+// Layer: build (docs/architecture.md). It sits above the index layer because a migration plans
+// (plan_rules.h) and tunes (tuning/) its next stage; the stages are plain backends that know
+// nothing of it, and the metrics of the whole auto index are recorded by the wrapper that
+// make_index() and load() put around it.
 #include <algorithm>
 #include <mutex>
 #include <shared_mutex>  // std::shared_lock
 #include <sstream>
 #include <vector>
 
+#include "build/auto_index.h"
+#include "build/plan_rules.h"
 #include "common/rw_lock.h"
 #include "index/index_base.h"
 #include "index/options_codec.h"
-#include "index/plan_rules.h"
 #include "tuning/held_out_build.h"
 #include "vecperf/tuning.h"
 
@@ -39,17 +45,25 @@ constexpr int64_t kTuneSample = 500;
 constexpr int64_t kTuneMinSample = 100;
 constexpr double kTuneWork = 2e10;
 
+std::mutex& hook_mu() {
+  static std::mutex mu;
+  return mu;
+}
+MigrationHook& migration_hook() {
+  static MigrationHook hook;  // guarded by hook_mu()
+  return hook;
+}
+
+// The test seam's verdict on a migration to `next` (OK when no hook is set).
+Status migration_fault(IndexKind next) {
+  std::lock_guard lock(hook_mu());
+  return migration_hook() ? migration_hook()(next) : Status::OK();
+}
+
 class AutoIndex final : public IndexImpl {
  public:
   AutoIndex(int64_t dim, Metric metric, AutoOptions options, std::unique_ptr<IndexImpl> inner)
-      : dim_(dim),
-        metric_(metric),
-        options_(std::move(options)),
-        inner_(std::move(inner)),
-        metrics_(IndexMetrics::create(this, IndexKind::kAuto, metric, dim)) {
-    // A loaded index starts with vectors.
-    if (metrics_) metrics_->set_shape(size(), memory_bytes());
-  }
+      : dim_(dim), metric_(metric), options_(std::move(options)), inner_(std::move(inner)) {}
 
   IndexKind kind() const override { return IndexKind::kAuto; }
   int64_t dim() const override { return dim_; }
@@ -60,54 +74,39 @@ class AutoIndex final : public IndexImpl {
     return inner_->size();
   }
 
-  // The public operations record themselves in metrics_; the stages inside are not registered.
   Status add(IdSpan ids, MatrixView vectors) override {
     return add_with_progress(ids, vectors, {});
   }
 
-  Status add_with_progress(IdSpan ids, MatrixView vectors,
-                           const AddProgressCallback& progress) override {
-    return metered_write(metrics_.get(), IndexOp::kAdd, static_cast<int64_t>(ids.size()), *this,
-                         write_mu_, [&] { return add_unmetered(ids, vectors, progress); });
-  }
-
-  Status search(MatrixView queries, const SearchOptions& options,
-                SearchResults results) const override {
-    return metered_search(metrics_.get(), queries.rows,
-                          [&] { return search_unmetered(queries, options, results); });
-  }
-
-  Status remove(IdSpan ids) override {
-    return metered_write(metrics_.get(), IndexOp::kRemove, static_cast<int64_t>(ids.size()), *this,
-                         write_mu_, [&] { return remove_unmetered(ids); });
-  }
-
   // The stage adds by chunks and undoes them if `progress` stops it. `progress` may search this
   // index: that takes mu_ shared as well, and mu_ is taken exclusively only under write_mu_.
-  Status add_unmetered(IdSpan ids, MatrixView vectors, const AddProgressCallback& progress) {
+  Status add_with_progress(IdSpan ids, MatrixView vectors,
+                           const AddProgressCallback& progress) override {
     std::lock_guard writer(write_mu_);
     {
       std::shared_lock lock(mu_);
       VECPERF_RETURN_IF_ERROR(inner_->add_with_progress(ids, vectors, progress));
     }
     // The vectors are in: a failed migration must not make the add look failed, so it leaves
-    // the current stage serving, is reported by describe(), and is retried on the next add.
+    // the current stage serving, shows in migration_status() (and the migrations metric), and
+    // is retried on the next add.
     const IndexKind next = stage_for(inner_->size());
     if (next != inner_->kind()) {
       Status migrated = migrate(next);
-      std::lock_guard guard(error_mu_);
-      migration_error_ = std::move(migrated);
+      std::lock_guard guard(status_mu_);
+      ++(migrated.ok() ? migration_.migrations : migration_.failures);
+      migration_.last_error = std::move(migrated);
     }
     return Status::OK();
   }
 
-  Status search_unmetered(MatrixView queries, const SearchOptions& options,
-                          SearchResults results) const {
+  Status search(MatrixView queries, const SearchOptions& options,
+                SearchResults results) const override {
     std::shared_lock lock(mu_);
     return inner_->search(queries, options, results);
   }
 
-  Status remove_unmetered(IdSpan ids) {
+  Status remove(IdSpan ids) override {
     std::lock_guard writer(write_mu_);
     std::shared_lock lock(mu_);
     return inner_->remove(ids);
@@ -124,9 +123,9 @@ class AutoIndex final : public IndexImpl {
     s << "auto(stage=" << index_kind_name(inner_->kind()) << ", flat_max=" << options_.flat_max
       << ", ivf_max=" << options_.ivf_max << ", target_recall=" << options_.target_recall;
     {
-      std::lock_guard guard(error_mu_);
-      if (!migration_error_.ok())
-        s << ", last_migration_error=\"" << migration_error_.to_string() << '"';
+      std::lock_guard guard(status_mu_);
+      if (!migration_.last_error.ok())
+        s << ", last_migration_error=\"" << migration_.last_error.to_string() << '"';
     }
     s << ") -> " << inner_->describe();
     return s.str();
@@ -147,7 +146,7 @@ class AutoIndex final : public IndexImpl {
     return inner_->get_vector(id, out);
   }
 
-  void for_each_vector(const std::function<void(int64_t, const float*)>& fn) const override {
+  void for_each_vector(const VectorVisitor& fn) const override {
     std::shared_lock lock(mu_);
     inner_->for_each_vector(fn);
   }
@@ -164,9 +163,16 @@ class AutoIndex final : public IndexImpl {
     return inner_->set_default_search_options(options);
   }
 
-  SearchKnob search_knob() const override {
+  IndexCapabilities capabilities() const override {
     std::shared_lock lock(mu_);
-    return inner_->search_knob();
+    return inner_->capabilities();
+  }
+
+  size_t device_memory_bytes() const override { return 0; }  // its stages are CPU backends
+
+  MigrationStatus migration_status() const override {
+    std::lock_guard guard(status_mu_);
+    return migration_;
   }
 
   void write_payload(Writer& w) const override {
@@ -215,7 +221,7 @@ class AutoIndex final : public IndexImpl {
   // Builds the next stage from the current one and swaps it in. Requires: write_mu_ held, so
   // inner_ cannot change (reading it without mu_ is then safe: only this thread writes it).
   Status migrate(IndexKind next) {
-    InternalIndexScope scope;  // the new stage is part of this index, not an index of its own
+    VECPERF_RETURN_IF_ERROR(migration_fault(next));
     const int64_t n = inner_->size();
     const TuningOptions tuning = stage_tuning(n);
     // add_and_tune adds all but the tuning sample first: the stage trains on those.
@@ -275,20 +281,20 @@ class AutoIndex final : public IndexImpl {
   mutable RwLock mu_;
   std::unique_ptr<IndexImpl> inner_;  // guarded by mu_; replaced only under write_mu_
   std::mutex write_mu_;               // serialises add, remove and migration
-  mutable std::mutex error_mu_;       // guards migration_error_ (read by describe)
-  Status migration_error_;            // last migration failure, OK once one succeeds
-  // Declared last: destroyed (unregistered) first. Null only if constructed in a nested scope.
-  const std::unique_ptr<IndexMetrics> metrics_;
+  mutable std::mutex status_mu_;      // guards migration_ (read by describe and callers)
+  MigrationStatus migration_;         // counts since construction; last_error OK once one succeeds
 };
 
 }  // namespace
 
+void set_migration_hook_for_testing(MigrationHook hook) {
+  std::lock_guard lock(hook_mu());
+  migration_hook() = std::move(hook);
+}
+
 Result<std::unique_ptr<IndexImpl>> new_auto(int64_t dim, Metric metric,
                                             const AutoOptions& options) {
-  Result<std::unique_ptr<IndexImpl>> inner = [&] {
-    InternalIndexScope scope;  // the first stage is part of the auto index
-    return new_flat(dim, metric, FlatOptions{});
-  }();
+  Result<std::unique_ptr<IndexImpl>> inner = new_flat(dim, metric, FlatOptions{});
   if (!inner.ok()) return inner.status();
   return std::unique_ptr<IndexImpl>(
       std::make_unique<AutoIndex>(dim, metric, options, std::move(*inner)));
@@ -310,10 +316,8 @@ Result<std::unique_ptr<IndexImpl>> load_auto(Reader& r) {
               " (must be flat, ivf or hnsw)");
     return r.status();
   }
-  Result<std::unique_ptr<IndexImpl>> inner = [&] {
-    InternalIndexScope scope;  // the stage is part of the auto index
-    return read_index_payload(static_cast<IndexKind>(inner_kind), r);
-  }();
+  Result<std::unique_ptr<IndexImpl>> inner =
+      read_backend_payload(static_cast<IndexKind>(inner_kind), r);
   if (!inner.ok()) return inner.status();
   IndexOptions check;
   check.kind = IndexKind::kAuto;

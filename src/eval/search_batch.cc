@@ -1,10 +1,9 @@
 // search_batch(): Index::search over slices of a query set, timed per slice into the shared
-// latency histogram, with recall against optional ground truth. It lives beside the GPU code
-// because device memory is one of its figures, but it serves every backend alike.
+// latency histogram, with recall against optional ground truth. The same measurement for every
+// backend, CPU or GPU (device memory comes from Index::device_memory_bytes).
 #include <chrono>
 #include <cstdio>
 
-#include "gpu/gpu_backend.h"
 #include "metrics/histogram.h"
 #include "vecperf/report.h"
 
@@ -81,8 +80,7 @@ Status search_batch(const Index& index, MatrixView queries, const SearchOptions&
   r.batch_p50_ms = s.p50 * 1e-6;
   r.batch_p95_ms = s.p95 * 1e-6;
   r.batch_p99_ms = s.p99 * 1e-6;
-  if (const auto* device = dynamic_cast<const internal::DeviceResident*>(&index))
-    r.device_memory_bytes = device->device_memory_bytes();
+  r.device_memory_bytes = index.device_memory_bytes();
   if (batch.ground_truth != nullptr && queries.rows > 0) {
     auto recall = recall_at_k(std::span<const int64_t>(results.ids, queries.rows * k), k,
                               *batch.ground_truth);

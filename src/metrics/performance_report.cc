@@ -1,7 +1,7 @@
 // performance_report(): a snapshot of the registry rendered as text or JSON, with warnings for
 // the usual trouble signs. Every rule waits for a minimum number of events so that a freshly
 // started service (cold cache, a handful of searches) does not warn spuriously.
-#include "metrics/report.h"
+#include "metrics/performance_report.h"
 
 #include <cmath>
 #include <cstdio>
@@ -80,7 +80,7 @@ void text_report(const MetricsSnapshot& s, const ReportOptions& o,
     const HistogramSummary& l = x.search_latency;
     char rate[32];
     std::snprintf(rate, sizeof(rate), "%.1f", qps(x));
-    out += "  " + x.name + ": " + index_kind_name(x.kind) + ", " + metric_name(x.metric) +
+    out += "  " + x.name + ": " + x.kind + ", " + x.metric +
            ", dim " + std::to_string(x.dim) + ", " + std::to_string(x.size) + " vectors, memory " +
            format_bytes(static_cast<double>(x.memory_bytes));
     if (x.memory_budget_bytes > 0) {
@@ -91,8 +91,11 @@ void text_report(const MetricsSnapshot& s, const ReportOptions& o,
            std::to_string(x.search_queries) + " queries, " + rate + " qps since created), adds " +
            std::to_string(x.calls[kAdd]) + " (" + std::to_string(x.added_vectors) +
            " vectors), removes " + std::to_string(x.calls[kRemove]) + " (" +
-           std::to_string(x.removed_vectors) + " vectors), errors " + std::to_string(x.errors) +
-           "\n";
+           std::to_string(x.removed_vectors) + " vectors), errors " + std::to_string(x.errors);
+    if (x.migrations + x.migration_failures > 0)
+      out += ", migrations " + std::to_string(x.migrations) + " (" +
+             std::to_string(x.migration_failures) + " failed)";
+    out += "\n";
     if (l.count > 0) {
       out += "    search latency p50 " + format_ns(l.p50) + ", p95 " + format_ns(l.p95) +
              ", p99 " + format_ns(l.p99) + ", p99.9 " + format_ns(l.p999) + ", max " +
@@ -167,8 +170,8 @@ void json_index(JsonWriter& j, const IndexSnapshot& x) {
   const HistogramSummary& l = x.search_latency;
   j.begin_object();
   j.key("name").string(x.name);
-  j.key("kind").string(index_kind_name(x.kind));
-  j.key("metric").string(metric_name(x.metric));
+  j.key("kind").string(x.kind);
+  j.key("metric").string(x.metric);
   j.key("dim").integer(x.dim);
   j.key("vectors").integer(x.size);
   j.key("memory_bytes").integer(as_int(x.memory_bytes));
@@ -182,6 +185,8 @@ void json_index(JsonWriter& j, const IndexSnapshot& x) {
   j.key("remove_calls").integer(as_int(x.calls[kRemove]));
   j.key("removed_vectors").integer(as_int(x.removed_vectors));
   j.key("errors").integer(as_int(x.errors));
+  j.key("migrations").integer(as_int(x.migrations));
+  j.key("migration_failures").integer(as_int(x.migration_failures));
   j.key("search_latency_ns").begin_object();
   j.key("count").integer(as_int(l.count));
   j.key("p50").number(l.p50);
@@ -260,6 +265,14 @@ std::vector<ReportWarning> report_warnings(const MetricsSnapshot& s, const Repor
                          " the p50 of " + format_ns(l.p50) + " over " + std::to_string(l.count) +
                          " searches: look for searches waiting on large adds, batches of very "
                          "different sizes, more search threads than cores, or swapping"});
+    }
+    if (x.migration_failing) {
+      out.push_back({"migration_failed", x.name,
+                     x.name + ": the auto index's last migration failed (" +
+                         std::to_string(x.migration_failures) +
+                         " failures so far), so it still serves from its current stage and "
+                         "retries on the next add: Index::migration_status() says why (often "
+                         "memory: the next stage is built beside the current one)"});
     }
     check_memory(x.name, "index memory", x.memory_bytes, x.memory_budget_bytes, o, &out);
   }

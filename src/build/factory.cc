@@ -8,9 +8,10 @@
 #include <sstream>
 #include <vector>
 
+#include "build/metered_index.h"
+#include "build/plan_rules.h"
 #include "index/index_base.h"
 #include "index/index_format.h"
-#include "index/plan_rules.h"
 #include "tuning/held_out_build.h"
 #include "vecperf/gpu.h"
 
@@ -110,7 +111,7 @@ Result<std::unique_ptr<Index>> make_sized(const IndexOptions& o, int64_t n) {
   VECPERF_RETURN_IF_ERROR(o.validate());
   auto made = internal::new_hnsw(o.dim, o.metric, o.hnsw, std::max<int64_t>(0, n));
   if (!made.ok()) return made.status();
-  return std::unique_ptr<Index>(std::move(*made));
+  return internal::metered(std::move(*made));
 }
 
 std::string ivf_params(const IvfOptions& o) {
