@@ -1,6 +1,6 @@
 // Observability for a service that embeds vecperf: a Prometheus text exposition and a performance
 // report covering every live index and embedding cache in the process, and a latency histogram
-// for the caller's own stages. Indexes (from make_index / load) and caches (from
+// for the caller's own stages. Indexes (from make_index / load / from_bytes) and caches (from
 // EmbeddingCache::open) register themselves on construction and leave on destruction; recording
 // on the search and lookup paths is a handful of relaxed atomic increments, never a lock.
 // Metric names, labels and the report's warnings are listed in docs/operations.md.
@@ -14,11 +14,13 @@
 #include <utility>
 #include <vector>
 
-#include "vecperf/cache.h"
 #include "vecperf/export.h"
-#include "vecperf/index.h"
 
 namespace vecperf {
+
+// Only named here (as identities), so that the metrics layer sits below the index and the cache.
+class Index;
+class EmbeddingCache;
 
 namespace internal {
 class Histogram;
