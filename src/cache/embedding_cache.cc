@@ -16,7 +16,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <new>
 #include <unordered_map>
 
 #include "cache/cache_key.h"
@@ -24,6 +23,7 @@
 #include "cache/float16.h"
 #include "cache/lru_cache.h"
 #include "cache/record.h"
+#include "common/guarded.h"
 #include "metrics/exposition.h"
 #include "metrics/histogram.h"
 #include "metrics/registry.h"
@@ -51,21 +51,6 @@ bool all_finite(const float* v, size_t n) {
     overflow |= (bits & 0x7f800000u) + 0x00800000u;
   }
   return (overflow & 0x80000000u) == 0;
-}
-
-// Turns exceptions from the standard library (allocation) or a caller's embed function into a
-// Status, so nothing escapes the API.
-template <typename Fn>
-Status guarded(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory in the embedding cache");
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("embedding cache: unexpected exception: ") + e.what());
-  } catch (...) {
-    return Status::Internal("embedding cache: unexpected non-standard exception");
-  }
 }
 
 CacheLatency to_latency(const HistogramSummary& s) {
@@ -128,7 +113,7 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
       return Status::InvalidArgument("get_many: out and found must not be null");
     }
     const uint64_t start = metrics_now_ns();
-    Status s = guarded([&] {
+    Status s = guarded("looking up texts in the embedding cache", [&] {
       std::vector<CacheKey> keys(texts.size());
       for (size_t i = 0; i < texts.size(); ++i) keys[i] = hasher_(texts[i]);
       return lookup(keys, out, {}, found, /*count=*/true);
@@ -156,7 +141,7 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
       return Status::InvalidArgument("put_many: vectors contain NaN or infinity");
     }
     const uint64_t start = metrics_now_ns();
-    Status s = guarded([&] {
+    Status s = guarded("storing vectors in the embedding cache", [&] {
       std::vector<CacheKey> keys(texts.size());
       for (size_t i = 0; i < texts.size(); ++i) keys[i] = hasher_(texts[i]);
       return store(keys, vectors.data, ttl_seconds);
@@ -173,7 +158,7 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
     if (out == nullptr) return Status::InvalidArgument("get_or_compute: out must not be null");
     std::vector<std::shared_ptr<Flight>> owned;
     size_t completed = 0;  // owned[0, completed) have been completed
-    Status s = guarded([&] {
+    Status s = guarded("looking up or computing embeddings", [&] {
       return compute(texts, embed, static_cast<size_t>(batch_size), out, &owned, &completed);
     });
     // After an exception some flights may still be open: fail them so that waiters wake up.
@@ -186,7 +171,7 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
 
   Status flush() override {
     if (!disk_) return Status::OK();
-    return guarded([&] { return disk_->flush(); });
+    return guarded("flushing the embedding cache", [&] { return disk_->flush(); });
   }
 
   CacheStats stats() const override {
@@ -547,7 +532,9 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
         }
         result.clear();
         computed_.fetch_add(c, std::memory_order_relaxed);
-        Status status = guarded([&] { return embed(chunk_texts, &result); });
+        // The embed function is the caller's code: whatever it throws is reported as its failure.
+        Status status =
+            guarded("calling the embedding function", [&] { return embed(chunk_texts, &result); });
         if (status.ok() && result.size() != c * dim_) {
           status = Status::InvalidArgument(
               "get_or_compute: embed function returned " + std::to_string(result.size()) +
@@ -663,7 +650,7 @@ Result<std::unique_ptr<EmbeddingCache>> EmbeddingCache::open(const CacheOptions&
     tiering = options.path.empty() ? CacheTiering::kRamOnly : CacheTiering::kRamOverDisk;
   }
   std::unique_ptr<internal::EmbeddingCacheImpl> cache;
-  Status s = internal::guarded([&] {
+  Status s = internal::guarded("opening the embedding cache", [&] {
     cache = std::make_unique<internal::EmbeddingCacheImpl>(options, tiering);
     VECPERF_RETURN_IF_ERROR(cache->open_disk());
     cache->register_metrics();
@@ -679,7 +666,7 @@ Result<std::vector<std::optional<std::vector<float>>>> EmbeddingCache::get_many(
   const auto d = static_cast<size_t>(dim());
   std::vector<float> rows;
   std::vector<uint8_t> found;
-  Status s = internal::guarded([&] {
+  Status s = internal::guarded("looking up texts in the embedding cache", [&] {
     rows.resize(n * d);
     found.resize(n);
     return get_many(texts, rows.data(), found.data());
