@@ -1,10 +1,58 @@
-// CacheOptions::validate: every field checked once, at open, so that the tiers below may assume
-// valid options. The first bad field is named in the error.
+// The cache's options: one name table per enum (src/common/enum_names.h), read both ways by the
+// name and parse functions and consulted by validate(), so that a value and its spelling are
+// written once; and CacheOptions::validate, which checks every field once, at open, so that the
+// tiers below may assume valid options. The first bad field is named in the error.
 #include <string>
 
+#include "common/enum_names.h"
 #include "vecperf/cache.h"
 
 namespace vecperf {
+namespace {
+
+using internal::EnumName;
+
+// Tiering and dtype keep the spellings the Python keywords have always taken.
+constexpr EnumName<CacheTiering> kTieringNames[] = {
+    {CacheTiering::kAuto, "auto"},
+    {CacheTiering::kRamOnly, "ram_only"},
+    {CacheTiering::kDiskOnly, "disk_only"},
+    {CacheTiering::kRamOverDisk, "ram_over_disk"},
+};
+constexpr EnumName<CacheDtype> kDtypeNames[] = {
+    {CacheDtype::kFloat32, "float32"},
+    {CacheDtype::kFloat16, "float16"},
+};
+constexpr EnumName<CacheDurability> kDurabilityNames[] = {
+    {CacheDurability::kProcessCrash, "process_crash"},
+    {CacheDurability::kSyncEachWrite, "sync_each_write"},
+};
+
+}  // namespace
+
+const char* cache_tiering_name(CacheTiering tiering) {
+  return internal::enum_name<CacheTiering>(kTieringNames, tiering);
+}
+
+Result<CacheTiering> parse_cache_tiering(const std::string& name) {
+  return internal::parse_enum<CacheTiering>(kTieringNames, name, "cache tiering");
+}
+
+const char* cache_dtype_name(CacheDtype dtype) {
+  return internal::enum_name<CacheDtype>(kDtypeNames, dtype);
+}
+
+Result<CacheDtype> parse_cache_dtype(const std::string& name) {
+  return internal::parse_enum<CacheDtype>(kDtypeNames, name, "cache dtype");
+}
+
+const char* cache_durability_name(CacheDurability durability) {
+  return internal::enum_name<CacheDurability>(kDurabilityNames, durability);
+}
+
+Result<CacheDurability> parse_cache_durability(const std::string& name) {
+  return internal::parse_enum<CacheDurability>(kDurabilityNames, name, "cache durability");
+}
 
 Status CacheOptions::validate() const {
   if (model.empty()) return Status::InvalidArgument("CacheOptions.model must not be empty");
@@ -35,11 +83,10 @@ Status CacheOptions::validate() const {
   if (tiering != CacheTiering::kDiskOnly && ram_budget_bytes == 0) {
     return Status::InvalidArgument("CacheOptions.ram_budget_bytes must be > 0 with a RAM tier");
   }
-  if (dtype != CacheDtype::kFloat32 && dtype != CacheDtype::kFloat16) {
+  if (!internal::enum_known<CacheDtype>(kDtypeNames, dtype)) {
     return Status::InvalidArgument("CacheOptions.dtype is not a known value");
   }
-  if (durability != CacheDurability::kProcessCrash &&
-      durability != CacheDurability::kSyncEachWrite) {
+  if (!internal::enum_known<CacheDurability>(kDurabilityNames, durability)) {
     return Status::InvalidArgument("CacheOptions.durability is not a known value");
   }
   if (disk_write_buffer_bytes < (uint64_t{1} << 16)) {
