@@ -371,8 +371,7 @@ void bench_disk(const Config& cfg, const std::vector<std::string>& texts,
           static_cast<double>(std::max<uint64_t>(1, after.lookups - before.lookups));
       char name[96];
       std::snprintf(name, sizeof(name), "disk hit %s x100 (%.0f%% disk)",
-                    tiering == CacheTiering::kDiskOnly ? "disk-only" : "RAM/disk",
-                    disk_share * 100);
+                    cache_tiering_name(tiering), disk_share * 100);
       row(name, threads, ours, peer, "<= 20 us/text, overhead <= 20%");
     }
   }

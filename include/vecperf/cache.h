@@ -47,6 +47,11 @@ enum class CacheTiering : int {
   kRamOverDisk = 3,  ///< Lookups try RAM, then disk; a disk hit is promoted to RAM.
 };
 
+/// "auto", "ram_only", "disk_only", "ram_over_disk" (the Python `tiering` keyword's values).
+VECPERF_EXPORT const char* cache_tiering_name(CacheTiering tiering);
+/// Errors: kInvalidArgument for an unknown name, listing the accepted ones.
+VECPERF_EXPORT Result<CacheTiering> parse_cache_tiering(const std::string& name);
+
 /// How vectors are stored (both tiers). Callers always see float32.
 enum class CacheDtype : int {
   kFloat32 = 0,  ///< Exact.
@@ -55,6 +60,11 @@ enum class CacheDtype : int {
   /// and larger ones become +-inf, so use it only for normalised embeddings.
   kFloat16 = 1,
 };
+
+/// "float32", "float16" (numpy's names, as the Python `dtype` keyword takes them).
+VECPERF_EXPORT const char* cache_dtype_name(CacheDtype dtype);
+/// Errors: kInvalidArgument for an unknown name, listing the accepted ones.
+VECPERF_EXPORT Result<CacheDtype> parse_cache_dtype(const std::string& name);
 
 /// When a disk write is durable.
 enum class CacheDurability : int {
@@ -66,6 +76,11 @@ enum class CacheDurability : int {
   /// and a put_many is one atomic batch, so batch writes to amortise the fsync.
   kSyncEachWrite = 1,
 };
+
+/// "process_crash", "sync_each_write" (Python spells them sync=False and sync=True).
+VECPERF_EXPORT const char* cache_durability_name(CacheDurability durability);
+/// Errors: kInvalidArgument for an unknown name, listing the accepted ones.
+VECPERF_EXPORT Result<CacheDurability> parse_cache_durability(const std::string& name);
 
 struct CacheOptions {
   /// Model identifier, part of every key and of every disk record. Required, non-empty.

@@ -50,17 +50,6 @@ class PyCache {
   std::shared_ptr<EmbeddingCache> cache_;
 };
 
-template <typename Enum>
-Enum parse_choice(const std::string& value, const char* name,
-                  std::initializer_list<std::pair<const char*, Enum>> choices) {
-  std::string names;
-  for (const auto& [text, e] : choices) {
-    if (value == text) return e;
-    names += std::string(names.empty() ? "" : ", ") + text;
-  }
-  throw py::value_error(std::string(name) + ": unknown value '" + value + "'; expected " + names);
-}
-
 /// None -> `none_value`; an int of seconds or a datetime.timedelta.
 int64_t seconds(py::object ttl, int64_t none_value) {
   if (ttl.is_none()) return none_value;
@@ -80,15 +69,10 @@ PyCache open_cache(std::optional<std::filesystem::path> path, int64_t dim, std::
   o.ram_shards = ram_shards;
   // numpy spells the dtype: "float16", np.float16 and np.dtype("f2") are all accepted.
   const std::string dtype_name = py::str(py::module_::import("numpy").attr("dtype")(dtype).attr("name"));
-  o.dtype = parse_choice<CacheDtype>(dtype_name, "dtype",
-                                     {{"float32", CacheDtype::kFloat32}, {"float16", CacheDtype::kFloat16}});
+  o.dtype = value_or_throw(parse_cache_dtype(dtype_name));
   o.ttl_seconds = seconds(ttl, 0);
   o.durability = sync ? CacheDurability::kSyncEachWrite : CacheDurability::kProcessCrash;
-  o.tiering = parse_choice<CacheTiering>(tiering, "tiering",
-                                         {{"auto", CacheTiering::kAuto},
-                                          {"ram_only", CacheTiering::kRamOnly},
-                                          {"disk_only", CacheTiering::kDiskOnly},
-                                          {"ram_over_disk", CacheTiering::kRamOverDisk}});
+  o.tiering = value_or_throw(parse_cache_tiering(tiering));
   o.disk_max_entries = disk_max_entries;
   Result<std::unique_ptr<EmbeddingCache>> cache = [&] {
     py::gil_scoped_release release;
@@ -235,7 +219,7 @@ std::string repr(const PyCache& self) {
   const CacheOptions& o = self.get()->options();
   return "<vecperf.EmbeddingCache model=" + std::string(py::repr(py::str(o.model))) +
          " dim=" + std::to_string(o.dim) +
-         " dtype=" + (o.dtype == CacheDtype::kFloat16 ? "float16" : "float32") +
+         " dtype=" + cache_dtype_name(o.dtype) +
          " path=" + (o.path.empty() ? "None" : std::string(py::repr(py::str(o.path)))) + ">";
 }
 

@@ -10,10 +10,10 @@
 
 #include <cerrno>
 #include <cstring>
-#include <new>
 
 #include "common/atomic_file.h"
 #include "common/fs_seam.h"
+#include "common/guarded.h"
 
 namespace vecperf::internal {
 namespace {
@@ -49,13 +49,7 @@ void encode_header(const FrameSpec& spec, uint32_t kind, uint64_t payload_size,
 
 // Runs a payload serializer; an exception from it (FAISS, the allocator) becomes a Status.
 Status run_payload_writer(Writer& writer, const std::function<void(Writer&)>& write_payload) {
-  try {
-    write_payload(writer);
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory while serialising");
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("unexpected exception while serialising: ") + e.what());
-  }
+  VECPERF_RETURN_IF_ERROR(guarded_void("serialising", [&] { write_payload(writer); }));
   return writer.status();
 }
 
@@ -113,12 +107,8 @@ Status check_payload(const FramedFile& file, uint64_t payload_hash, const std::s
 // The payload buffer is sized from a header already matched against the real file size, so a
 // failure here is genuine memory pressure.
 Status allocate_payload(FramedFile* file, uint64_t size, const std::string& where) {
-  try {
-    file->payload.resize(size);
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("not enough memory to read " + where);
-  }
-  return Status::OK();
+  Status s = guarded_void("allocating its read buffer", [&] { file->payload.resize(size); });
+  return s.ok() ? s : s.with_context("reading " + where);
 }
 
 std::string describe(const FrameSpec& spec, const std::string& name) {
@@ -139,7 +129,7 @@ Status write_framed_file(const std::string& path, const FrameSpec& spec, uint32_
 
 Result<std::string> encode_framed(const FrameSpec& spec, uint32_t kind,
                                   const std::function<void(Writer&)>& write_payload) {
-  try {
+  return guarded("serialising into a byte string", [&]() -> Result<std::string> {
     StringSink sink;
     sink.bytes().assign(kFileHeaderSize, '\0');  // rewritten below
     Writer writer(&sink);
@@ -149,10 +139,7 @@ Result<std::string> encode_framed(const FrameSpec& spec, uint32_t kind,
     const uint64_t payload_size = bytes.size() - kFileHeaderSize;
     encode_header(spec, kind, payload_size, XXH64(payload, payload_size, 0), bytes.data());
     return std::move(bytes);
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted(std::string("out of memory while serialising a ") +
-                                     spec.what + " into memory");
-  }
+  });
 }
 
 Result<FramedFile> read_framed_file(const std::string& path, const FrameSpec& spec) {

@@ -11,7 +11,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <new>
+
+#include "common/guarded.h"
 
 namespace vecperf::internal {
 namespace {
@@ -29,12 +30,9 @@ Status past_end(const std::string& name, uint64_t offset, uint64_t n, uint64_t s
 // Owned copy of a region, for sources that cannot (or need not) map.
 Result<ByteRegion> heap_region(uint64_t n, const std::string& name) {
   std::shared_ptr<char[]> buffer;
-  try {
-    buffer.reset(new char[n]);
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("not enough memory to read " + std::to_string(n) +
-                                     " bytes of '" + name + "' (read fewer rows: max_rows)");
-  }
+  Status s = guarded_void("allocating a read buffer (read fewer rows: max_rows)",
+                          [&] { buffer.reset(new char[n]); });
+  if (!s.ok()) return s.with_context("reading " + std::to_string(n) + " bytes of '" + name + "'");
   ByteRegion r;
   r.data = buffer.get();
   r.size = n;

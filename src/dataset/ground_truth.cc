@@ -14,6 +14,7 @@
 #include <numeric>
 
 #include "common/file_io.h"
+#include "common/guarded.h"
 #include "distance/distance.h"
 #include "index/index_base.h"
 #include "vecperf/dataset.h"
@@ -134,16 +135,15 @@ Result<GroundTruth> compute_ground_truth(MatrixView base, MatrixView queries,
   if (!index.ok()) return index.status();
   std::vector<int64_t> ids;
   std::vector<float> distances;
-  try {
+  VECPERF_RETURN_IF_ERROR(internal::guarded("computing the ground truth", [&]() -> Status {
     ids.resize(static_cast<size_t>(base.rows));
     std::iota(ids.begin(), ids.end(), int64_t{0});
     Status s = (*index)->add(ids, base);
     if (!s.ok()) return s.with_context("ground truth: the base");
     ids.assign(static_cast<size_t>(queries.rows * o.k), kNoId);
     distances.resize(ids.size());
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("ground truth: not enough memory");
-  }
+    return Status::OK();
+  }));
   SearchOptions so;
   so.k = o.k;
   so.num_threads = o.num_threads;

@@ -2,10 +2,10 @@
 // centre index followed by dim noise values from seed) is part of the contract: the test suites'
 // recall thresholds were set on exactly these values, so any change here changes every test.
 #include <cmath>
-#include <new>
 #include <random>
 #include <vector>
 
+#include "common/guarded.h"
 #include "vecperf/dataset.h"
 
 namespace vecperf {
@@ -34,12 +34,9 @@ Status fill_clustered(const ClusteredOptions& o, std::span<float> out) {
     return Status::InvalidArgument("fill_clustered: the output holds " + std::to_string(out.size()) +
                                    " floats, rows x dim is " + std::to_string(o.rows * o.dim));
   std::vector<float> centres;
-  try {
+  VECPERF_RETURN_IF_ERROR(internal::guarded_void("allocating the cluster centres", [&] {
     centres.resize(static_cast<size_t>(o.clusters * o.dim));
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("not enough memory for " + std::to_string(o.clusters) +
-                                     " cluster centres");
-  }
+  }));
   std::mt19937_64 centre_rng(o.centre_seed);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (float& c : centres) c = uniform(centre_rng);
@@ -58,12 +55,9 @@ Status fill_clustered(const ClusteredOptions& o, std::span<float> out) {
 Result<FloatMatrix> make_clustered(const ClusteredOptions& o) {
   VECPERF_RETURN_IF_ERROR(check_options(o));
   std::vector<float> values;
-  try {
+  VECPERF_RETURN_IF_ERROR(internal::guarded_void("allocating the clustered vectors", [&] {
     values.resize(static_cast<size_t>(o.rows * o.dim));
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("not enough memory for " + std::to_string(o.rows) + " x " +
-                                     std::to_string(o.dim) + " clustered vectors");
-  }
+  }));
   VECPERF_RETURN_IF_ERROR(fill_clustered(o, values));
   return FloatMatrix::from_vector(std::move(values), o.rows, o.dim);
 }
