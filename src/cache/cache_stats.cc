@@ -93,8 +93,11 @@ void EmbeddingCacheImpl::write_metrics(Exposition& out, std::string_view labels)
 }
 
 void EmbeddingCacheImpl::register_metrics() {
+  // The public object (EmbeddingCache) is the identity set_metrics_name() is called with.
   registration_ = std::make_unique<CacheRegistration>(
-      this, [this](Exposition& out, std::string_view labels) { write_metrics(out, labels); });
+      static_cast<const EmbeddingCache*>(this),
+      [this](Exposition& out, std::string_view labels) { write_metrics(out, labels); },
+      [this] { return stats(); });
 }
 
 }  // namespace vecperf::internal

@@ -66,10 +66,10 @@ class Registry {
     if (IndexMetrics* m = find_index(index)) m->memory_budget_ = budget;
   }
 
-  void set_cache_name(const EmbeddingCache& cache, std::string name) {
+  void set_cache_name(const void* cache, std::string name) {
     std::lock_guard lock(mu_);
     for (CacheRegistration* c : caches_) {
-      if (c->cache_ == &cache) c->name_ = std::move(name);
+      if (c->cache_ == cache) c->name_ = std::move(name);
     }
   }
 
@@ -218,7 +218,7 @@ class Registry {
     const std::vector<std::string> cache_names = effective_names(caches_, "cache");
     s.caches.reserve(caches_.size());
     for (size_t i = 0; i < caches_.size(); ++i) {
-      s.caches.push_back(CacheSnapshot{cache_names[i], caches_[i]->cache_->stats()});
+      s.caches.push_back(CacheSnapshot{cache_names[i], caches_[i]->stats_()});
     }
     if (devices_) s.devices = devices_();
     return s;
@@ -309,8 +309,8 @@ void IndexMetrics::set_migrations(int64_t completed, int64_t failed, bool last_f
   migration_failing_.store(last_failed, std::memory_order_relaxed);
 }
 
-CacheRegistration::CacheRegistration(const EmbeddingCache* cache, Collect collect)
-    : cache_(cache), collect_(std::move(collect)) {
+CacheRegistration::CacheRegistration(const void* cache, Collect collect, Stats stats)
+    : cache_(cache), collect_(std::move(collect)), stats_(std::move(stats)) {
   Registry::get().add_cache(this);
 }
 
@@ -345,7 +345,7 @@ void set_metrics_name(const Index& index, std::string name) {
 }
 
 void set_metrics_name(const EmbeddingCache& cache, std::string name) {
-  internal::Registry::get().set_cache_name(cache, std::move(name));
+  internal::Registry::get().set_cache_name(&cache, std::move(name));
 }
 
 void set_memory_budget(const Index& index, size_t budget_bytes) {

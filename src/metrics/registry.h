@@ -27,7 +27,8 @@
 
 #include "metrics/exposition.h"
 #include "metrics/histogram.h"
-#include "vecperf/cache.h"
+#include "vecperf/cache_stats.h"
+#include "vecperf/status.h"
 
 namespace vecperf::internal {
 
@@ -96,21 +97,25 @@ class IndexMetrics {
 };
 
 /// Registration of an embedding cache. The cache creates it once fully constructed and must
-/// destroy it before any part the callbacks use (the registry calls `cache->stats()` and
-/// `collect` while scraping).
+/// destroy it before any part the callbacks use (the registry calls `stats` and `collect` while
+/// scraping).
 class CacheRegistration {
  public:
   /// Appends the cache's metrics to an exposition, with `labels` on every sample.
   using Collect = std::function<void(Exposition& out, std::string_view labels)>;
-  CacheRegistration(const EmbeddingCache* cache, Collect collect);
+  /// The cache's figures, for the performance report.
+  using Stats = std::function<CacheStats()>;
+  /// `cache` is used only as an identity (set_metrics_name finds the registration by it).
+  CacheRegistration(const void* cache, Collect collect, Stats stats);
   ~CacheRegistration();
   CacheRegistration(const CacheRegistration&) = delete;
   CacheRegistration& operator=(const CacheRegistration&) = delete;
 
  private:
   friend class Registry;
-  const EmbeddingCache* const cache_;
+  const void* const cache_;
   const Collect collect_;
+  const Stats stats_;
   uint64_t seq_ = 0;
   std::string name_;  // guarded by the registry's mutex
 };
