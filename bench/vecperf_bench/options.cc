@@ -45,104 +45,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-// One key of a spec: how to store its value into the spec.
-using KeySetter = std::function<Status(const std::string& value, IndexSpec* spec)>;
-
-KeySetter int_key(const std::string& kind, const std::string& key, int64_t lo, int64_t hi,
-                  std::function<void(IndexSpec*, int64_t)> store) {
-  return [=](const std::string& value, IndexSpec* spec) -> Status {
-    auto v = parse_int("--index " + kind + ":" + key, value, lo, hi);
-    if (!v.ok()) return v.status();
-    store(spec, *v);
-    return Status::OK();
-  };
-}
-
-std::map<std::string, KeySetter> keys_for(IndexKind kind, bool plan) {
-  constexpr int64_t kMaxInt = 1 << 30;
-  std::map<std::string, KeySetter> k;
-  if (plan) {
-    k["budget_mb"] = [](const std::string& v, IndexSpec* s) -> Status {
-      auto mb = parse_double("--index plan:budget_mb", v, 0, 1e9);
-      if (!mb.ok()) return mb.status();
-      s->budget_mb = *mb;
-      return Status::OK();
-    };
-    return k;
-  }
-  switch (kind) {
-    case IndexKind::kIvf:
-      k["nlist"] = int_key("ivf", "nlist", 1, kMaxInt, [](IndexSpec* s, int64_t v) {
-        s->options.ivf.nlist = static_cast<int>(v);
-        s->nlist_set = true;
-      });
-      k["nprobe"] = int_key("ivf", "nprobe", 1, kMaxInt,
-                            [](IndexSpec* s, int64_t v) { s->options.ivf.nprobe = static_cast<int>(v); });
-      k["pq_m"] = int_key("ivf", "pq_m", 1, 65536,
-                          [](IndexSpec* s, int64_t v) { s->options.ivf.pq_m = static_cast<int>(v); });
-      k["rerank"] = int_key("ivf", "rerank", 0, kMaxInt,
-                            [](IndexSpec* s, int64_t v) { s->options.ivf.rerank = static_cast<int>(v); });
-      k["train_threshold"] = int_key("ivf", "train_threshold", 1, int64_t{1} << 40,
-                                     [](IndexSpec* s, int64_t v) {
-                                       s->options.ivf.train_threshold = v;
-                                       s->train_threshold_set = true;
-                                     });
-      k["max_train_samples"] = int_key("ivf", "max_train_samples", 1, int64_t{1} << 40,
-                                       [](IndexSpec* s, int64_t v) {
-                                         s->options.ivf.max_train_samples = v;
-                                         s->max_train_samples_set = true;
-                                       });
-      k["seed"] = int_key("ivf", "seed", 0, INT64_MAX, [](IndexSpec* s, int64_t v) {
-        s->options.ivf.seed = static_cast<uint64_t>(v);
-      });
-      k["encoding"] = [](const std::string& v, IndexSpec* s) -> Status {
-        const std::pair<const char*, IvfEncoding> names[] = {{"flat", IvfEncoding::kFlat},
-                                                             {"sq8", IvfEncoding::kSQ8},
-                                                             {"sq4", IvfEncoding::kSQ4},
-                                                             {"pq", IvfEncoding::kPQ}};
-        for (const auto& [name, e] : names) {
-          if (v == name) {
-            s->options.ivf.encoding = e;
-            return Status::OK();
-          }
-        }
-        return Status::InvalidArgument("--index ivf:encoding: unknown encoding '" + v +
-                                       "' (flat, sq8, sq4, pq)");
-      };
-      break;
-    case IndexKind::kHnsw:
-      k["M"] = int_key("hnsw", "M", 2, 1024,
-                       [](IndexSpec* s, int64_t v) { s->options.hnsw.M = static_cast<int>(v); });
-      k["ef_construction"] = int_key("hnsw", "ef_construction", 1, kMaxInt, [](IndexSpec* s, int64_t v) {
-        s->options.hnsw.ef_construction = static_cast<int>(v);
-      });
-      k["ef_search"] = int_key("hnsw", "ef_search", 1, kMaxInt, [](IndexSpec* s, int64_t v) {
-        s->options.hnsw.ef_search = static_cast<int>(v);
-      });
-      k["seed"] = int_key("hnsw", "seed", 0, INT64_MAX, [](IndexSpec* s, int64_t v) {
-        s->options.hnsw.seed = static_cast<uint64_t>(v);
-      });
-      break;
-    case IndexKind::kAuto:
-      k["flat_max"] = int_key("auto", "flat_max", 1, int64_t{1} << 40, [](IndexSpec* s, int64_t v) {
-        s->options.auto_index.flat_max = v;
-      });
-      k["ivf_max"] = int_key("auto", "ivf_max", 1, int64_t{1} << 40, [](IndexSpec* s, int64_t v) {
-        s->options.auto_index.ivf_max = v;
-      });
-      k["target_recall"] = [](const std::string& v, IndexSpec* s) -> Status {
-        auto r = parse_double("--index auto:target_recall", v, 1e-9, 1.0);
-        if (!r.ok()) return r.status();
-        s->options.auto_index.target_recall = *r;
-        return Status::OK();
-      };
-      break;
-    default:
-      break;
-  }
-  return k;
-}
-
 // Flags that take no value.
 bool is_switch(const std::string& name) {
   return name == "tune" || name == "peer-defaults" || name == "help";
@@ -292,32 +194,23 @@ Result<std::vector<int>> parse_int_list(const std::string& flag, const std::stri
 Result<IndexSpec> parse_index_spec(const std::string& text) {
   IndexSpec spec;
   spec.text = text;
-  const size_t colon = text.find(':');
-  const std::string kind = text.substr(0, colon);
-  if (kind == "plan") {
-    spec.plan = true;
-  } else {
-    auto k = parse_index_kind(kind);
-    if (!k.ok() || *k == IndexKind::kGpuFlat)
-      return Status::InvalidArgument("--index: unknown index kind '" + kind +
-                                     "' (flat, ivf, hnsw, auto, plan; e.g. ivf:nlist=1024)");
-    spec.options.kind = *k;
+  const size_t cut = text.find_first_of(",:");
+  if (text.substr(0, cut) != "plan") {
+    auto options = vecperf::parse_index_spec(text);
+    if (!options.ok())
+      return Status::InvalidArgument("--index: " + std::string(options.status().message()));
+    spec.options = *options;
+    return spec;
   }
-  if (colon == std::string::npos) return spec;
-  const std::map<std::string, KeySetter> keys = keys_for(spec.options.kind, spec.plan);
-  for (const std::string& item : split(text.substr(colon + 1), ',')) {
+  spec.plan = true;
+  if (cut == std::string::npos) return spec;
+  for (const std::string& item : split(text.substr(cut + 1), ',')) {
     const size_t eq = item.find('=');
-    if (eq == std::string::npos)
-      return Status::InvalidArgument("--index " + kind + ": expected key=value, got '" + item + "'");
-    const std::string key = item.substr(0, eq);
-    auto it = keys.find(key);
-    if (it == keys.end()) {
-      std::string known;
-      for (const auto& [name, setter] : keys) known += (known.empty() ? "" : ", ") + name;
-      return Status::InvalidArgument("--index " + kind + ": unknown key '" + key + "' (" +
-                                     (known.empty() ? "it takes none" : known) + ")");
-    }
-    VECPERF_RETURN_IF_ERROR(it->second(item.substr(eq + 1), &spec));
+    if (eq == std::string::npos || item.substr(0, eq) != "budget_mb")
+      return Status::InvalidArgument("--index plan: expected budget_mb=MIB, got '" + item + "'");
+    auto mb = parse_double("--index plan:budget_mb", item.substr(eq + 1), 0, 1e9);
+    if (!mb.ok()) return mb.status();
+    spec.budget_mb = *mb;
   }
   return spec;
 }
@@ -374,11 +267,12 @@ Data (one of):
 Index:
   --metric l2|ip|cosine        default l2
   --k K                        neighbours per query, recall@K (default 10)
-  --index SPEC                 flat | ivf | hnsw | auto | plan, optionally with parameters:
-                               ivf:nlist=1024,nprobe=16,encoding=sq8,pq_m=16,rerank=100,seed=1234
-                               hnsw:M=32,ef_construction=200,ef_search=128,seed=100
-                               auto:flat_max=100000,ivf_max=1000000,target_recall=0.95
-                               plan:budget_mb=512 (plan() + build_tuned(), as `vecperf demo`)
+  --index SPEC                 an index spec: flat | ivf | hnsw | auto, optionally with options
+                               (the library's spec form, as `vecperf plan` prints it):
+                               ivf,nlist=1024,nprobe=16,encoding=sq8,pq_m=16,rerank=100,seed=1234
+                               hnsw,M=32,ef_construction=200,ef_search=128,seed=100
+                               auto,flat_max=100000,ivf_max=1000000,hnsw.M=32
+                               or plan[,budget_mb=512] (plan() + build_tuned(), as `vecperf demo`)
                                default: ivf
   --load FILE / --save FILE    load the index instead of building it / save the built index
 Sweep:

@@ -12,23 +12,17 @@
 
 namespace vecperf::bench {
 
-/// The index to benchmark, from `--index`. Syntax: `KIND[:key=value[,key=value...]]` where KIND
-/// is flat, ivf, hnsw, auto or plan:
-///   ivf:  nlist, nprobe, encoding (flat|sq8|sq4|pq), pq_m, rerank, train_threshold,
-///         max_train_samples, seed
-///   hnsw: M, ef_construction, ef_search, seed
-///   auto: flat_max, ivf_max, target_recall
-///   plan: budget_mb (plan() chooses the backend for the data set's size, then build_tuned()
-///         tunes it for --target-recall)
-/// e.g. `ivf:nlist=1024,encoding=sq8,rerank=100` or `hnsw:M=32,ef_construction=200`.
+/// The index to benchmark, from `--index`: an index spec as vecperf::parse_index_spec() reads
+/// it (`hnsw,M=32,ef_construction=200`, `ivf:nlist=1024,encoding=sq8,rerank=100`; the options
+/// are those of vecperf::index_option_fields(kind)), or `plan[,budget_mb=N]`: plan() chooses the
+/// backend for the data set's size, then build_tuned() tunes it for --target-recall.
+/// For IVF, options left at their defaults follow the base: nlist 0 is derived from its size,
+/// train_threshold 0 trains once on all of it, and the default max_train_samples is raised to it.
 struct IndexSpec {
-  std::string text;        ///< as given
-  IndexOptions options;    ///< kind and parameters (dim and metric are filled in later)
-  bool plan = false;       ///< KIND was "plan"
-  double budget_mb = 0;    ///< plan only: memory budget, 0 = unlimited
-  bool nlist_set = false;  ///< ivf: nlist was given (otherwise derived from the base size)
-  bool train_threshold_set = false;
-  bool max_train_samples_set = false;
+  std::string text;      ///< as given
+  IndexOptions options;  ///< kind and parameters (dim and metric are filled in later)
+  bool plan = false;     ///< KIND was "plan"
+  double budget_mb = 0;  ///< plan only: memory budget, 0 = unlimited
 };
 
 /// Errors: kInvalidArgument naming the unknown kind or key, or the bad value and its range.

@@ -32,21 +32,13 @@ int describe_value(const std::string& describe, const std::string& key) {
 }
 
 VecperfEngine::VecperfEngine(std::unique_ptr<Index> index) : index_(std::move(index)) {
-  const std::string line = index_->describe();
-  kind_ = index_kind_name(index_->kind());
-  if (index_->kind() == IndexKind::kAuto) {
-    // An auto index reports its current stage's knob; that tells the stage.
-    const SearchOptions d = index_->default_search_options();
-    kind_ = d.nprobe > 0 ? "ivf" : d.ef_search > 0 ? "hnsw" : "flat";
-  }
-  if (kind_ == "hnsw") {
-    knob_ = "ef_search";
-    max_knob_ = kMaxAutoEf;
-  } else if (kind_ == "ivf" && line.find("trained=yes") != std::string::npos) {
-    // An IVF index still buffering before its training searches exactly: no knob then.
-    knob_ = "nprobe";
-    max_knob_ = std::max(1, describe_value(line, "nlist"));
-  }
+  // The backend serving searches (an auto index's stage) and its knob; an IVF index still
+  // buffering before its training searches exactly and has none.
+  const IndexCapabilities c = index_->capabilities();
+  kind_ = index_kind_name(c.serving_kind);
+  knob_ = search_knob_name(c.knob);
+  if (c.knob == SearchKnob::kEfSearch) max_knob_ = kMaxAutoEf;
+  if (c.knob == SearchKnob::kNprobe) max_knob_ = static_cast<int>(std::max<int64_t>(1, c.knob_max));
 }
 
 int VecperfEngine::default_knob() const {
@@ -72,11 +64,11 @@ IndexOptions resolve_index_options(const IndexSpec& spec, int64_t rows, int64_t 
   o.dim = dim;
   o.metric = metric;
   if (o.kind == IndexKind::kIvf) {
-    if (!spec.nlist_set) o.ivf.nlist = internal::rules::derive_nlist(rows);
+    if (o.ivf.nlist == 0) o.ivf.nlist = internal::rules::derive_nlist(rows);
     // Train once, on the whole base (FAISS's peer does the same), rather than on the first
     // train_threshold rows added.
-    if (!spec.train_threshold_set) o.ivf.train_threshold = std::max<int64_t>(1, rows);
-    if (!spec.max_train_samples_set)
+    if (o.ivf.train_threshold == 0) o.ivf.train_threshold = std::max<int64_t>(1, rows);
+    if (o.ivf.max_train_samples == IvfOptions{}.max_train_samples)
       o.ivf.max_train_samples = std::max<int64_t>(o.ivf.max_train_samples, rows);
   }
   return o;

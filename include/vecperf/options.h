@@ -5,6 +5,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "vecperf/export.h"
 #include "vecperf/index.h"
@@ -128,6 +131,63 @@ struct IndexOptions {
   /// kInvalidArgument naming the first bad field, or OK.
   VECPERF_EXPORT Status validate() const;
 };
+
+// ---- Options as text: index specs, and options by name --------------------------------------
+// One table per options struct in the library names every option once; specs, describe(), the
+// Python keywords and the benchmark flags all go through it (docs/design/options.md).
+
+/// How an option's value is written as text.
+enum class OptionType : int {
+  kInt = 0,    ///< decimal integer
+  kFloat = 1,  ///< decimal number, e.g. 0.95
+  kBool = 2,   ///< true, false, 1 or 0
+  kName = 3,   ///< one of a fixed set of names, e.g. an IvfEncoding: flat, sq8, sq4, pq
+};
+
+/// One construction option of a backend.
+struct OptionInfo {
+  /// As in a spec: "M", "nlist". An auto index's stage options are "ivf.<name>" and
+  /// "hnsw.<name>".
+  std::string name;
+  OptionType type = OptionType::kInt;
+  /// Its default, written as index_spec() writes values.
+  std::string default_value;
+  /// What IndexOptions::validate() accepts, in words: ">= 1", "in [2, 256]", "sq8, sq4 or pq".
+  std::string allowed;
+};
+
+/// The options of `kind`, in the order of its options struct (none for kFlat). Thread-safe.
+VECPERF_EXPORT std::vector<OptionInfo> index_option_fields(IndexKind kind);
+
+/// The type of option `name` of `kind`, resolved as set_index_option() resolves names.
+/// Errors: kInvalidArgument for a name `kind` does not have (the message lists those it has).
+VECPERF_EXPORT Result<OptionType> index_option_type(IndexKind kind, std::string_view name);
+
+/// Sets option `name` of `options.kind` from its text ("32", "0.95", "sq8", "true"). For an auto
+/// index a name without a stage prefix sets that option of every stage that has it ("nlist" the
+/// IVF stage's, "seed" both), "ivf.nlist" only the IVF stage's. "dim" and "metric" set those
+/// fields of `options` for every kind. On error `options` is unchanged.
+/// Errors: kInvalidArgument for an unknown name (listing the known ones), text that is not a
+/// value of the option's type, or a value outside what validate() accepts for that field.
+VECPERF_EXPORT Status set_index_option(IndexOptions& options, std::string_view name,
+                                       std::string_view value);
+
+/// Every option of `options.kind` as (name, value text), in index_option_fields() order.
+VECPERF_EXPORT std::vector<std::pair<std::string, std::string>> index_option_values(
+    const IndexOptions& options);
+
+/// Reads an index spec: a kind, then comma-separated name=value options (set_index_option
+/// names), e.g. "hnsw,M=32,ef_search=64", "ivf,nlist=1024,encoding=sq8,rerank=100",
+/// "auto,flat_max=50000,hnsw.M=32", or "flat,dim=768,metric=cosine". A ':' after the kind is
+/// accepted in place of the first ','. Options not named keep their defaults; dim stays 0
+/// unless given. Fields are range-checked; the whole is checked by validate() (make_index).
+/// Errors: kInvalidArgument naming the kind or the item that is wrong and what is accepted.
+VECPERF_EXPORT Result<IndexOptions> parse_index_spec(std::string_view spec);
+
+/// The spec of `options`: its kind, dim (when set), metric (when not l2) and every option that
+/// differs from its default, so that parse_index_spec(index_spec(o)) gives `o` back (callbacks
+/// aside). E.g. "ivf,dim=128,nlist=1024,nprobe=24".
+VECPERF_EXPORT std::string index_spec(const IndexOptions& options);
 
 /// Creates an empty index. Errors: kInvalidArgument from IndexOptions::validate(); kGpuFlat:
 /// kUnavailable when no CUDA device is usable (a CPU Flat index instead with prefer_gpu),

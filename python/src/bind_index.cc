@@ -36,128 +36,77 @@ PyIndex wrap(std::unique_ptr<Index> index, int64_t next_id) {
   return PyIndex{std::move(index), dim, next_id};
 }
 
-// ----- construction parameters: one visitor per backend names every field once -------------
+// ----- construction parameters: the library's option table, typed for Python ----------------
 
-template <typename Ivf, typename F>
-void visit_ivf(Ivf& o, F& f) {
-  f("nlist", o.nlist);
-  f("nprobe", o.nprobe);
-  f("encoding", o.encoding);
-  f("pq_m", o.pq_m);
-  f("rerank", o.rerank);
-  f("train_threshold", o.train_threshold);
-  f("max_train_samples", o.max_train_samples);
-  f("seed", o.seed);
+// The Python type a value of `type` must have, for the TypeError.
+const char* python_type(OptionType type) {
+  switch (type) {
+    case OptionType::kInt: return "an int";
+    case OptionType::kFloat: return "a number";
+    case OptionType::kBool: return "a bool";
+    case OptionType::kName: return "a str";
+  }
+  return "a value";
 }
 
-template <typename Hnsw, typename F>
-void visit_hnsw(Hnsw& o, F& f) {
-  f("M", o.M);
-  f("ef_construction", o.ef_construction);
-  f("ef_search", o.ef_search);
-  f("seed", o.seed);
-}
-
-/// Visits the parameters `kind` accepts. kAuto: its thresholds plus the IVF and HNSW parameters
-/// of the stages it migrates to ("seed" sets both).
-template <typename Options, typename F>
-void visit_params(Options& o, F& f) {
-  switch (o.kind) {
-    case IndexKind::kFlat: break;
-    case IndexKind::kIvf: visit_ivf(o.ivf, f); break;
-    case IndexKind::kHnsw: visit_hnsw(o.hnsw, f); break;
-    case IndexKind::kGpuFlat:
-      f("device", o.gpu_flat.device);
-      f("memory_fraction", o.gpu_flat.memory_fraction);
+// `value` as the option's text, or TypeError when it has the wrong Python type. Refuses bool
+// for numbers and float for ints, which a string conversion would otherwise let through.
+std::string option_text(const std::string& name, OptionType type, py::handle value) {
+  const bool is_bool = PyBool_Check(value.ptr());
+  bool ok = false;
+  switch (type) {
+    case OptionType::kInt: ok = !is_bool && PyLong_Check(value.ptr()); break;
+    case OptionType::kFloat:
+      ok = !is_bool && (PyLong_Check(value.ptr()) || PyFloat_Check(value.ptr()));
       break;
-    case IndexKind::kAuto:
-      f("flat_max", o.auto_index.flat_max);
-      f("ivf_max", o.auto_index.ivf_max);
-      f("target_recall", o.auto_index.target_recall);
-      visit_ivf(o.auto_index.ivf, f);
-      visit_hnsw(o.auto_index.hnsw, f);
-      break;
+    case OptionType::kBool: ok = is_bool; break;
+    case OptionType::kName: ok = PyUnicode_Check(value.ptr()); break;
   }
+  if (!ok) {
+    throw py::type_error(name + ": expected " + python_type(type) + ", got " +
+                         std::string(py::repr(value)));
+  }
+  if (type == OptionType::kBool) return value.ptr() == Py_True ? "true" : "false";
+  if (type == OptionType::kName) return py::cast<std::string>(value);
+  // repr() of a float is the shortest text that reads back as the same double.
+  return py::cast<std::string>(py::repr(value));
 }
 
-IvfEncoding parse_encoding(py::object value) {
-  const std::string name = py::cast<std::string>(value);
-  for (IvfEncoding e : {IvfEncoding::kFlat, IvfEncoding::kSQ8, IvfEncoding::kSQ4, IvfEncoding::kPQ}) {
-    if (name == ivf_encoding_name(e)) return e;
-  }
-  throw py::value_error("encoding: unknown encoding '" + name + "'; expected flat, sq8, sq4 or pq");
-}
-
-/// Sets the field named `name` from a Python value; `matched` tells whether the kind has it.
-struct ParamSetter {
-  const std::string& name;
-  py::object value;
-  bool matched = false;
-
-  template <typename T>
-  void operator()(const char* field, T& target) {
-    if (name != field) return;
-    matched = true;
-    try {
-      if constexpr (std::is_same_v<T, IvfEncoding>) {
-        target = parse_encoding(value);
-      } else {
-        // Refuse bool and (for integer fields) float, which pybind11 would otherwise accept.
-        if (PyBool_Check(value.ptr()) || (std::is_integral_v<T> && !PyLong_Check(value.ptr()))) {
-          throw py::cast_error();
-        }
-        target = py::cast<T>(value);
-      }
-    } catch (const py::cast_error&) {
-      throw py::type_error(name + ": expected " +
-                           (std::is_same_v<T, IvfEncoding> ? "a str"
-                            : std::is_integral_v<T>       ? "an int in range"
-                                                          : "a number") +
-                           ", got " + std::string(py::repr(value)));
-    }
-  }
-};
-
-struct ParamNames {
-  std::string list;
-  template <typename T>
-  void operator()(const char* field, const T&) {
-    if (list.find(std::string(" ") + field + ",") != std::string::npos) return;
-    list += std::string(" ") + field + ",";
-  }
-};
-
-struct ParamReader {
-  py::dict params;
-  template <typename T>
-  void operator()(const char* field, const T& value) {
-    if constexpr (std::is_same_v<T, IvfEncoding>) {
-      params[field] = ivf_encoding_name(value);
-    } else {
-      params[field] = value;
-    }
-  }
-};
-
+// Sets each keyword as the option of that name (vecperf::set_index_option): TypeError for a name
+// the kind does not accept or a value of the wrong type, ValueError for one out of range.
 void apply_params(IndexOptions& o, const py::kwargs& params) {
   for (auto [key, value] : params) {
     const std::string name = py::cast<std::string>(key);
-    ParamSetter setter{name, py::reinterpret_borrow<py::object>(value)};
-    visit_params(o, setter);
-    if (!setter.matched) {
-      ParamNames names;
-      visit_params(o, names);
-      throw py::type_error("unexpected parameter '" + name + "' for kind '" +
-                           index_kind_name(o.kind) + "'; accepted:" +
-                           (names.list.empty() ? std::string(" none") : names.list));
-    }
+    Result<OptionType> type = index_option_type(o.kind, name);
+    if (!type.ok()) throw py::type_error(std::string(type.status().message()));
+    throw_if_error(set_index_option(o, name, option_text(name, *type, value)));
   }
 }
 
+// The options of `o` as a dict of Python values, keyed as Index() accepts them.
 py::dict params_of(const IndexOptions& o) {
-  ParamReader reader;
-  visit_params(o, reader);
-  return reader.params;
+  py::dict params;
+  const std::vector<OptionInfo> fields = index_option_fields(o.kind);
+  const auto values = index_option_values(o);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const std::string& text = values[i].second;
+    py::object v;
+    switch (fields[i].type) {
+      case OptionType::kInt: v = py::int_(py::str(text)); break;
+      case OptionType::kFloat: v = py::float_(std::stod(text)); break;
+      case OptionType::kBool: v = py::bool_(text == "true"); break;
+      case OptionType::kName: v = py::str(text); break;
+    }
+    params[py::str(values[i].first)] = v;
+  }
+  return params;
+}
+
+PyIndex from_spec(const std::string& spec, py::object dim, py::object metric) {
+  IndexOptions o = value_or_throw(parse_index_spec(spec));
+  if (!dim.is_none()) o.dim = cast_arg<int64_t>(dim, "dim");
+  if (!metric.is_none()) o.metric = value_or_throw(parse_metric(cast_arg<std::string>(metric, "metric")));
+  return wrap(value_or_throw(make_index(o)), 0);
 }
 
 PyIndex make(int64_t dim, const std::string& metric, const std::string& kind, py::object progress,
@@ -306,13 +255,18 @@ Index(dim, metric="l2", kind="auto", *, progress=None, **params)
   dim     vector dimension.
   metric  "l2" (squared Euclidean), "ip" (inner product, distance 1 - <q, x>) or "cosine"
           (distance 1 - cos; vectors are normalised on add, zero vectors are refused).
-  kind    "auto", "flat", "ivf" or "hnsw". vecperf.plan() picks one for a workload.
-  params  backend parameters (TypeError for a name the kind does not accept):
-            ivf:  nlist, nprobe, encoding ("flat", "sq8", "sq4", "pq"), pq_m, rerank,
-                  train_threshold, max_train_samples, seed
-            hnsw: M, ef_construction, ef_search, seed
-            auto: flat_max, ivf_max, target_recall, plus the ivf and hnsw parameters of the
-                  stages it migrates to
+  kind    "auto", "flat", "ivf", "hnsw" or "gpu_flat". vecperf.plan() picks one for a workload.
+  params  backend parameters (TypeError for a name the kind does not accept or a value of the
+          wrong type, ValueError for one out of range; vecperf.option_fields(kind) lists them):
+            ivf:      nlist, nprobe, encoding ("flat", "sq8", "sq4", "pq"), pq_m, rerank,
+                      train_threshold, max_train_samples, seed
+            hnsw:     M, ef_construction, ef_search, seed
+            gpu_flat: dtype ("float32", "float16"), device, memory_fraction, prefer_gpu,
+                      allow_tf32
+            auto:     flat_max, ivf_max, target_recall, plus the ivf and hnsw parameters of the
+                      stages it migrates to: "nlist" sets the IVF stage's, "seed" both stages';
+                      "ivf.seed" / "hnsw.seed" (through **{...}) set one
+          Index.from_spec("hnsw,M=32,ef_search=64", dim) takes the same options as a string.
   progress  kind="auto" only: True shows a progress bar on a TTY while the index migrates;
           a callable receives (done, total).
 
@@ -349,6 +303,15 @@ void bind_index(py::module_& m) {
       .def(py::init(&make), "dim"_a, "metric"_a = "l2", "kind"_a = "auto", py::kw_only(),
            "progress"_a = py::none(),
            "Creates an empty index; see the class documentation for the parameters.")
+      .def_static("from_spec", &from_spec, "spec"_a, "dim"_a = py::none(), py::kw_only(),
+                  "metric"_a = py::none(),
+                  R"doc(Creates an empty index from a spec such as "hnsw,M=32,ef_search=64".
+
+The spec is the kind, then name=value options (the keywords Index() takes, e.g.
+"ivf,nlist=1024,encoding=sq8,rerank=100" or "auto,flat_max=50000,hnsw.M=32"); it may carry
+dim= and metric= itself, and the dim and metric arguments override them. Plan.spec and the
+vecperf-bench --index flag use the same form. ValueError for a malformed spec, an unknown kind
+or option, or a value out of range.)doc")
       .def("add", &add, "vectors"_a, "ids"_a = py::none(), py::kw_only(),
            "progress"_a = py::none(),
            R"doc(Adds vectors (n, dim) with ids (n,) of non-negative int64, all or nothing.
@@ -431,6 +394,8 @@ call only; num_threads=0 uses every core, 1 runs on the calling thread.)doc")
       .def_property_readonly("params", [](const IndexPlan& p) { return params_of(p.options); },
                              "Backend parameters: Index(plan.dim, plan.metric, plan.kind, **plan.params) "
                              "builds the planned index.")
+      .def_property_readonly("spec", [](const IndexPlan& p) { return index_spec(p.options); },
+                             "The planned index as a spec: Index.from_spec(plan.spec) builds it.")
       .def_readonly("rationale", &IndexPlan::rationale, "Which rule fired and why, with the numbers.")
       .def_readonly("estimated_memory_bytes", &IndexPlan::estimated_memory_bytes,
                     "Estimated bytes once the index holds the planned number of vectors.")
@@ -451,6 +416,20 @@ memory_budget: most bytes the index may use (None or 0: unlimited). target_recal
 the approximate backends are tuned for, in (0, 1]. Returns a vecperf.Plan; plan.make_index()
 creates the index. ValueError for a bad argument; vecperf.Error (code 'ResourceExhausted') when
 even the smallest index exceeds the budget.)doc");
+  m.def("option_fields", [](const std::string& kind) {
+          py::list out;
+          for (const OptionInfo& f : index_option_fields(value_or_throw(parse_index_kind(kind)))) {
+            const char* type = f.type == OptionType::kInt     ? "int"
+                               : f.type == OptionType::kFloat ? "float"
+                               : f.type == OptionType::kBool  ? "bool"
+                                                              : "str";
+            out.append(py::dict("name"_a = f.name, "type"_a = type, "default"_a = f.default_value,
+                                "allowed"_a = f.allowed));
+          }
+          return out;
+        }, "kind"_a,
+        "The construction parameters of an index kind: a list of dicts {'name', 'type', "
+        "'default', 'allowed'} in the order of the C++ options struct.");
   m.def("gpu_available", &gpu_available,
         "True when vecperf was built with CUDA and a CUDA device can be used (kind='gpu_flat').");
   m.def("from_bytes", &index_from_bytes, "data"_a,

@@ -27,6 +27,7 @@ from ._vecperf import (  # noqa: F401  (re-exported)
     gpu_available,
     load,
     merge_results,
+    option_fields,
     parse_tuning_profile,
     plan,
     prometheus_text,
@@ -43,7 +44,7 @@ __all__ = ["Index", "Plan", "plan", "load", "from_bytes", "gpu_available", "Embe
            "CorruptionError", "TuningResult", "tune", "tune_held_out", "parse_tuning_profile",
            "apply_tuning_profile", "prometheus_text", "performance_report", "set_metrics_name",
            "set_memory_budget", "merge_results", "read_vectors", "write_vectors",
-           "compute_ground_truth"]
+           "compute_ground_truth", "option_fields"]
 __version__ = "0.1.0"
 
 

@@ -28,7 +28,7 @@
 #include "build/plan_rules.h"
 #include "common/rw_lock.h"
 #include "index/index_base.h"
-#include "index/options_codec.h"
+#include "index/option_table.h"
 #include "tuning/held_out_build.h"
 #include "vecperf/tuning.h"
 
@@ -120,8 +120,10 @@ class AutoIndex final : public IndexImpl {
   std::string describe() const override {
     std::shared_lock lock(mu_);
     std::ostringstream s;
-    s << "auto(stage=" << index_kind_name(inner_->kind()) << ", flat_max=" << options_.flat_max
-      << ", ivf_max=" << options_.ivf_max << ", target_recall=" << options_.target_recall;
+    IndexOptions mine;
+    mine.kind = IndexKind::kAuto;
+    mine.auto_index = options_;
+    s << "auto(stage=" << index_kind_name(inner_->kind()) << ", " << describe_options(mine);
     {
       std::lock_guard guard(status_mu_);
       if (!migration_.last_error.ok())
@@ -177,12 +179,9 @@ class AutoIndex final : public IndexImpl {
 
   void write_payload(Writer& w) const override {
     std::shared_lock lock(mu_);
-    const AutoOptions& o = options_;
-    w.pod<int64_t>(o.flat_max);
-    w.pod<int64_t>(o.ivf_max);
-    w.pod<double>(o.target_recall);
-    write_options(w, o.ivf);
-    write_options(w, o.hnsw);
+    write_options(w, options_);
+    write_options(w, options_.ivf);
+    write_options(w, options_.hnsw);
     w.pod<uint32_t>(static_cast<uint32_t>(inner_->kind()));
     inner_->write_payload(w);
   }
@@ -303,11 +302,8 @@ Result<std::unique_ptr<IndexImpl>> new_auto(int64_t dim, Metric metric,
 Result<std::unique_ptr<IndexImpl>> load_auto(Reader& r) {
   AutoOptions o;
   uint32_t inner_kind = 0;
-  r.pod(&o.flat_max, "auto flat_max");
-  r.pod(&o.ivf_max, "auto ivf_max");
-  r.pod(&o.target_recall, "auto target_recall");
-  read_options(r, &o.ivf);
-  read_options(r, &o.hnsw);
+  read_options(r, &o, "auto") && read_options(r, &o.ivf, "ivf") &&
+      read_options(r, &o.hnsw, "hnsw");
   r.pod(&inner_kind, "auto inner kind");
   if (!r.status().ok()) return r.status();
   if (inner_kind < static_cast<uint32_t>(IndexKind::kFlat) ||

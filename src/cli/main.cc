@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "vecperf/dataset.h"
 #include "vecperf/factory.h"
 #include "vecperf/index.h"
 #include "vecperf/options.h"
@@ -138,24 +139,6 @@ std::string mib(double bytes) {
   return buf;
 }
 
-std::string plan_parameters(const vecperf::IndexOptions& o) {
-  char buf[256];
-  switch (o.kind) {
-    case vecperf::IndexKind::kIvf:
-      std::snprintf(buf, sizeof buf, "nlist=%d nprobe=%d encoding=%s", o.ivf.nlist, o.ivf.nprobe,
-                    vecperf::ivf_encoding_name(o.ivf.encoding));
-      if (o.ivf.encoding == vecperf::IvfEncoding::kPQ)
-        return std::string(buf) + " pq_m=" + std::to_string(o.ivf.pq_m);
-      return buf;
-    case vecperf::IndexKind::kHnsw:
-      std::snprintf(buf, sizeof buf, "M=%d ef_construction=%d ef_search=%d", o.hnsw.M,
-                    o.hnsw.ef_construction, o.hnsw.ef_search);
-      return buf;
-    default:
-      return "(none: exact scan)";
-  }
-}
-
 void print_plan(const vecperf::Workload& w, const vecperf::IndexPlan& p) {
   std::printf("plan for N=%lld dim=%lld metric=%s target_recall=%.3g budget=%s\n",
               static_cast<long long>(w.expected_size), static_cast<long long>(w.dim),
@@ -163,7 +146,7 @@ void print_plan(const vecperf::Workload& w, const vecperf::IndexPlan& p) {
               w.memory_budget_bytes == 0 ? "unlimited"
                                          : mib(static_cast<double>(w.memory_budget_bytes)).c_str());
   std::printf("  %-18s %s\n", "kind", vecperf::index_kind_name(p.options.kind));
-  std::printf("  %-18s %s\n", "parameters", plan_parameters(p.options).c_str());
+  std::printf("  %-18s %s\n", "spec", vecperf::index_spec(p.options).c_str());
   std::printf("  %-18s %s\n", "estimated memory",
               mib(static_cast<double>(p.estimated_memory_bytes)).c_str());
   std::printf("  %-18s %s\n", "rationale", p.rationale.c_str());
@@ -193,26 +176,6 @@ int run_plan(int argc, char** argv) {
 // ------------------------------------------------------------------------------------------------
 // Demo.
 
-// Seeded Gaussian clusters (centres uniform in [-1, 1]^dim, spread 0.15), the same shape as the
-// test suites' data, so the demo's recall reflects the factory's calibration.
-std::vector<float> clustered(int64_t n, int64_t dim, uint64_t seed) {
-  constexpr int kClusters = 64;
-  constexpr float kSpread = 0.15f;
-  std::mt19937_64 crng(42);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> centres(static_cast<size_t>(kClusters * dim));
-  for (float& c : centres) c = u(crng);
-  std::vector<float> out(static_cast<size_t>(n * dim));
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> pick(0, kClusters - 1);
-  std::normal_distribution<float> noise(0.0f, kSpread);
-  for (int64_t i = 0; i < n; ++i) {
-    const float* c = centres.data() + static_cast<size_t>(pick(rng)) * dim;
-    for (int64_t j = 0; j < dim; ++j) out[i * dim + j] = c[j] + noise(rng);
-  }
-  return out;
-}
-
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   const double rank = p / 100.0 * static_cast<double>(v.size() - 1);
@@ -221,15 +184,15 @@ double percentile(std::vector<double> v, double p) {
   return v[lo] + (v[hi] - v[lo]) * (rank - static_cast<double>(lo));
 }
 
-double recall(const std::vector<int64_t>& found, const std::vector<int64_t>& truth, int64_t nq,
-              int k) {
-  double hits = 0;
-  for (int64_t q = 0; q < nq; ++q) {
-    std::unordered_set<int64_t> t(truth.begin() + q * k, truth.begin() + (q + 1) * k);
-    t.erase(vecperf::kNoId);
-    for (int j = 0; j < k; ++j) hits += t.count(found[q * k + j]);
-  }
-  return hits / static_cast<double>(nq * k);
+// Recall@k of `found` against the exact neighbours `truth` (both nq x k), as vecperf-bench
+// reports it.
+vecperf::Result<double> recall(const std::vector<int64_t>& found, const std::vector<int64_t>& truth,
+                      int64_t nq, int k) {
+  auto t = vecperf::IntMatrix::from_vector(truth, nq, k);
+  if (!t.ok()) return t.status();
+  auto r = vecperf::recall_at_k(found, k, *t);
+  if (!r.ok()) return r.status();
+  return r->recall;
 }
 
 int fail(const char* what, const Status& s) {
@@ -260,8 +223,9 @@ class ProgressLine {
 };
 
 // Adds the corpus in chunks, printing a progress line; returns the build time.
-Status build(vecperf::Index& index, const std::vector<int64_t>& ids, const std::vector<float>& data,
-             int64_t dim, const char* label, double* seconds) {
+Status build(vecperf::Index& index, const std::vector<int64_t>& ids, vecperf::MatrixView data,
+             const char* label, double* seconds) {
+  const int64_t dim = data.dim;
   const int64_t n = static_cast<int64_t>(ids.size());
   const int64_t chunk = std::max<int64_t>(1000, n / 20);
   const double start = now_seconds();
@@ -269,7 +233,7 @@ Status build(vecperf::Index& index, const std::vector<int64_t>& ids, const std::
   for (int64_t b = 0; b < n; b += chunk) {
     const int64_t rows = std::min(chunk, n - b);
     VECPERF_RETURN_IF_ERROR(index.add(vecperf::IdSpan(ids.data() + b, static_cast<size_t>(rows)),
-                                      vecperf::MatrixView{data.data() + b * dim, rows, dim}));
+                                      vecperf::MatrixView{data.row(b), rows, dim}));
     line.update(b + rows, n);
   }
   *seconds = now_seconds() - start;
@@ -338,11 +302,21 @@ int run_demo(int argc, char** argv) {
   const int64_t n = w.expected_size, dim = w.dim;
   std::printf("\ngenerating %lld base vectors and %lld queries (seeded clusters, seed %lld)\n",
               static_cast<long long>(n), static_cast<long long>(nq), static_cast<long long>(seed));
-  const std::vector<float> base = clustered(n, dim, static_cast<uint64_t>(seed));
-  const std::vector<float> queries = clustered(nq, dim, static_cast<uint64_t>(seed) + 1000003);
+  // Seeded Gaussian clusters, the shape of the test suites' data, so the demo's recall
+  // reflects the factory's calibration.
+  vecperf::ClusteredOptions shape;
+  shape.rows = n;
+  shape.dim = dim;
+  shape.seed = static_cast<uint64_t>(seed);
+  auto base_matrix = vecperf::make_clustered(shape);
+  if (!base_matrix.ok()) return fail("make_clustered", base_matrix.status());
+  auto query_matrix =
+      vecperf::make_clustered_queries(shape, nq, static_cast<uint64_t>(seed) + 1000003);
+  if (!query_matrix.ok()) return fail("make_clustered_queries", query_matrix.status());
+  const vecperf::MatrixView bv = base_matrix->view();
   std::vector<int64_t> ids(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) ids[i] = i;
-  const vecperf::MatrixView qv{queries.data(), nq, dim};
+  const vecperf::MatrixView qv = query_matrix->view();
 
   // Built and tuned to the plan's recall target: the tuned knob becomes the index's default.
   Measured planned, untuned, exact;
@@ -351,8 +325,7 @@ int run_demo(int argc, char** argv) {
   build_options.k = ki;
   build_options.on_progress = [&line](int64_t done, int64_t total) { line.update(done, total); };
   const double build_start = now_seconds();
-  auto built = vecperf::build_tuned(*p, ids, vecperf::MatrixView{base.data(), n, dim},
-                                    build_options);
+  auto built = vecperf::build_tuned(*p, ids, bv, build_options);
   if (!built.ok()) return fail("build_tuned", built.status());
   const vecperf::TuningResult& tuning = built->tuning;
   planned.build_s = now_seconds() - build_start - tuning.seconds;
@@ -369,7 +342,7 @@ int run_demo(int argc, char** argv) {
   flat_options.metric = w.metric;
   auto flat = vecperf::make_index(flat_options);
   if (!flat.ok()) return fail("make_index(flat)", flat.status());
-  if (Status s = build(**flat, ids, base, dim, "flat", &exact.build_s); !s.ok())
+  if (Status s = build(**flat, ids, bv, "flat", &exact.build_s); !s.ok())
     return fail("add(flat)", s);
   exact.memory = (*flat)->memory_bytes();
 
@@ -403,11 +376,15 @@ int run_demo(int argc, char** argv) {
     return fail("search(flat)", s);
   if (Status s = batch_qps(index, all_threads, found, &planned.qps); !s.ok())
     return fail("search", s);
-  planned.recall = recall(found, truth, nq, ki);
+  auto r = recall(found, truth, nq, ki);
+  if (!r.ok()) return fail("recall", r.status());
+  planned.recall = *r;
   if (compare) {
     if (Status s = batch_qps(index, plan_threads, found, &untuned.qps); !s.ok())
       return fail("search", s);
-    untuned.recall = recall(found, truth, nq, ki);
+    r = recall(found, truth, nq, ki);
+    if (!r.ok()) return fail("recall", r.status());
+    untuned.recall = *r;
   }
   exact.recall = 1.0;
 

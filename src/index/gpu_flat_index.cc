@@ -24,36 +24,16 @@
 #include "distance/distance.h"
 #include "gpu/gpu_backend.h"
 #include "index/index_base.h"
+#include "index/option_table.h"
 #include "index/topk.h"
 
 namespace vecperf::internal {
 namespace {
 
-void write_gpu_options(Writer& w, const GpuFlatOptions& o) {
-  w.pod<int32_t>(static_cast<int32_t>(o.dtype));
-  w.pod<int32_t>(o.device);
-  w.pod<double>(o.memory_fraction);
-  w.pod<uint8_t>(o.prefer_gpu ? 1 : 0);
-  w.pod<uint8_t>(o.allow_tf32 ? 1 : 0);
-}
-
+// The options as the table writes them; ranges are checked here because no validate() follows.
 bool read_gpu_options(Reader& r, GpuFlatOptions* o) {
-  int32_t dtype = 0;
-  uint8_t prefer = 0, tf32 = 0;
-  r.pod(&dtype, "gpu_flat dtype");
-  r.pod(&o->device, "gpu_flat device");
-  r.pod(&o->memory_fraction, "gpu_flat memory fraction");
-  r.pod(&prefer, "gpu_flat prefer_gpu");
-  r.pod(&tf32, "gpu_flat allow_tf32");
-  if (!r.status().ok()) return false;
-  if (dtype < 0 || dtype > static_cast<int32_t>(GpuDtype::kFloat16))
-    return r.corrupt("unknown gpu_flat dtype " + std::to_string(dtype));
-  if (o->device < 0 || !(o->memory_fraction > 0 && o->memory_fraction <= 1) || prefer > 1 ||
-      tf32 > 1)
-    return r.corrupt("gpu_flat options out of range");
-  o->dtype = static_cast<GpuDtype>(dtype);
-  o->prefer_gpu = prefer != 0;
-  o->allow_tf32 = tf32 != 0;
+  if (!read_options(r, o, "gpu_flat")) return false;
+  if (Status s = check_options(*o, "gpu_flat"); !s.ok()) return r.corrupt(std::string(s.message()));
   return true;
 }
 
@@ -171,7 +151,7 @@ class GpuFlatIndex final : public IndexBase {
     std::copy_n(host_.begin() + slot * dim(), dim(), out);
   }
   void save_locked(Writer& w) const override {
-    write_gpu_options(w, options_);
+    write_options(w, options_);
     w.array(host_.data(), host_.size());  // the CPU Flat layout: load can fall back to it
   }
   size_t memory_locked() const override {
@@ -180,9 +160,8 @@ class GpuFlatIndex final : public IndexBase {
   std::string describe_locked() const override {
     std::ostringstream s;
     s << "gpu_flat(dim=" << dim() << ", metric=" << metric_name(metric())
-      << ", size=" << ids().live()
-      << ", dtype=" << gpu_dtype_name(options_.dtype)
-      << ", device=" << backend_->describe() << ")";
+      << ", " << describe_options(options_) << ", size=" << ids().live()
+      << ", on=" << backend_->describe() << ")";
     return s.str();
   }
 

@@ -38,7 +38,7 @@
 #include "common/parallel.h"
 #include "distance/distance.h"
 #include "index/index_base.h"
-#include "index/options_codec.h"
+#include "index/option_table.h"
 
 namespace vecperf::internal {
 namespace {
@@ -264,9 +264,8 @@ class HnswIndex final : public IndexBase {
 
   std::string describe_locked() const override {
     std::ostringstream s;
-    s << "hnsw(dim=" << dim() << ", metric=" << metric_name(metric()) << ", M=" << options_.M
-      << ", ef_construction=" << options_.ef_construction << ", ef_search=" << options_.ef_search
-      << ", size=" << ids().live() << ", tombstones=" << graph_->num_deleted_
+    s << "hnsw(dim=" << dim() << ", metric=" << metric_name(metric()) << ", "
+      << describe_options(options_) << ", size=" << ids().live() << ", tombstones=" << graph_->num_deleted_
       << ", capacity=" << graph_->max_elements_ << ", kernels=" << kernels().name << ")";
     return s.str();
   }
@@ -732,7 +731,7 @@ Result<std::unique_ptr<IndexImpl>> load_hnsw(Reader& r, int64_t dim, Metric metr
   uint32_t entry = 0;
   uint64_t n = 0;
   int32_t max_level = 0;
-  read_options(r, &options);
+  read_options(r, &options, "hnsw");
   r.pod(&n, "hnsw node count");
   r.pod(&max_level, "hnsw max level");
   r.pod(&entry, "hnsw entry point");

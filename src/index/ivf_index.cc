@@ -50,7 +50,7 @@
 #include "distance/distance.h"
 #include "index/faiss_blob.h"
 #include "index/index_base.h"
-#include "index/options_codec.h"
+#include "index/option_table.h"
 #include "index/topk.h"
 
 namespace vecperf::internal {
@@ -204,7 +204,7 @@ class IvfIndex final : public IndexBase {
       r.corrupt("unknown ivf payload version " + std::to_string(version));
       return r.status();
     }
-    read_options(r, &o);
+    read_options(r, &o, "ivf");
     r.pod(&trained, "ivf trained flag");
     if (!r.status().ok()) return r.status();
     IndexOptions check;
@@ -431,15 +431,11 @@ class IvfIndex final : public IndexBase {
 
   std::string describe_locked() const override {
     std::ostringstream s;
-    s << "ivf(dim=" << dim() << ", metric=" << metric_name(metric())
-      << ", encoding=" << ivf_encoding_name(opt_.encoding);
-    if (opt_.encoding == IvfEncoding::kPQ) s << ", pq_m=" << opt_.pq_m;
-    s << ", nlist=";
-    if (ivf_) s << nlist(); else if (opt_.nlist > 0) s << opt_.nlist; else s << "auto";
-    s << ", nprobe=" << opt_.nprobe << ", rerank=" << opt_.rerank
-      << ", trained=" << (ivf_ ? "yes" : "no") << ", size=" << ids().live();
+    s << "ivf(dim=" << dim() << ", metric=" << metric_name(metric()) << ", "
+      << describe_options(opt_) << ", trained=" << (ivf_ ? "yes" : "no")
+      << ", size=" << ids().live();
     if (ivf_) {
-      s << ", tombstones=" << ids().slots() - ids().live();
+      s << ", lists=" << nlist() << ", tombstones=" << ids().slots() - ids().live();
       const faiss::InvertedLists* il = ivf_->invlists;
       size_t lo = std::numeric_limits<size_t>::max(), hi = 0, total = 0;
       for (size_t l = 0; l < il->nlist; ++l) {

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <vector>
 
+#include "build/metered_index.h"
 #include "gpu/gpu_backend.h"
 #include "index/index_base.h"
 #include "testing/testing.h"
@@ -191,10 +192,13 @@ TEST(GpuFlatIndex, DeviceMemoryAndBatchSearchesReachTheMetrics) {
   const Matrix base = testing::clustered(200, 8, 1);
   const Matrix q = testing::clustered(5, 8, 2);
   Fixture gpu(8, Metric::kL2, false);
-  ASSERT_TRUE(gpu.index->add(ids_from(200, 0), base.view()).ok());
+  // Handed out as make_index() hands out every index: with the metrics wrapper, which exports
+  // the device figures.
+  std::unique_ptr<Index> index = metered(std::move(gpu.index));
+  ASSERT_TRUE(index->add(ids_from(200, 0), base.view()).ok());
   Status st;
   for (int i = 0; i < 3; ++i) {
-    search_ids(*gpu.index, q, 4, &st);
+    search_ids(*index, q, 4, &st);
     ASSERT_TRUE(st.ok()) << st.to_string();
   }
   const std::string text = prometheus_text();
@@ -207,7 +211,7 @@ TEST(GpuFlatIndex, DeviceMemoryAndBatchSearchesReachTheMetrics) {
       << text;
   // Busy fractions are not measured yet: left out, not reported as 0.
   EXPECT_EQ(text.find("vecperf_device_batch_search_utilization_ratio{"), std::string::npos);
-  gpu.index.reset();
+  index.reset();
   EXPECT_EQ(prometheus_text().find("vecperf_device_memory_used_bytes{"), std::string::npos);
 }
 

@@ -132,7 +132,8 @@ TEST(IvfTest, DerivedNlistClampsToTrainingPoints) {
   auto index = build(o);
   const std::string d = index->describe();
   // 4 * sqrt(20000) = 566, capped at 20000 / 39 = 512 so each list gets >= 39 training points.
-  EXPECT_NE(d.find("nlist=512"), std::string::npos) << d;
+  EXPECT_NE(d.find("lists=512"), std::string::npos) << d;
+  EXPECT_EQ(index->capabilities().knob_max, 512);
   EXPECT_GE(recall(search(*index, opts(32))), 0.95);
 }
 
