@@ -123,7 +123,7 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
   CacheKey key(std::string_view text) const override { return hasher_(text); }
   DiskTier* disk_for_testing() { return disk_.get(); }
 
-  Status get_many(std::span<const std::string_view> texts, float* out, uint8_t* found) override {
+  Status get_many(Span<const std::string_view> texts, float* out, uint8_t* found) override {
     if (!texts.empty() && (out == nullptr || found == nullptr)) {
       return Status::InvalidArgument("get_many: out and found must not be null");
     }
@@ -137,7 +137,7 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
     return s;
   }
 
-  Status put_many(std::span<const std::string_view> texts, MatrixView vectors,
+  Status put_many(Span<const std::string_view> texts, MatrixView vectors,
                   int64_t ttl_seconds) override {
     if (ttl_seconds < kDefaultTtl) {
       return Status::InvalidArgument("put_many: ttl_seconds must be >= -1");
@@ -165,7 +165,7 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
     return s;
   }
 
-  Status get_or_compute(std::span<const std::string_view> texts, const EmbedFn& embed,
+  Status get_or_compute(Span<const std::string_view> texts, const EmbedFn& embed,
                         int64_t batch_size, float* out) override {
     if (batch_size < 1) return Status::InvalidArgument("get_or_compute: batch_size must be >= 1");
     if (!embed) return Status::InvalidArgument("get_or_compute: embed function is empty");
@@ -674,7 +674,7 @@ Result<std::unique_ptr<EmbeddingCache>> EmbeddingCache::open(const CacheOptions&
 }
 
 Result<std::vector<std::optional<std::vector<float>>>> EmbeddingCache::get_many(
-    std::span<const std::string_view> texts) {
+    Span<const std::string_view> texts) {
   const size_t n = texts.size();
   const auto d = static_cast<size_t>(dim());
   std::vector<float> rows;
@@ -698,7 +698,7 @@ Result<std::optional<std::vector<float>>> EmbeddingCache::get(std::string_view t
   return std::move((*r)[0]);
 }
 
-Status EmbeddingCache::put(std::string_view text, std::span<const float> vector,
+Status EmbeddingCache::put(std::string_view text, Span<const float> vector,
                            int64_t ttl_seconds) {
   return put_many(std::span(&text, 1),
                   MatrixView{vector.data(), 1, static_cast<int64_t>(vector.size())}, ttl_seconds);
