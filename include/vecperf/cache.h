@@ -7,13 +7,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "vecperf/cache_stats.h"
 #include "vecperf/export.h"
+#include "vecperf/span.h"
 #include "vecperf/status.h"
 #include "vecperf/types.h"
 
@@ -25,7 +25,10 @@ struct CacheKey {
   uint64_t lo = 0;
   uint64_t hi = 0;
 
-  friend bool operator==(const CacheKey&, const CacheKey&) = default;
+  friend bool operator==(const CacheKey& a, const CacheKey& b) {
+    return a.lo == b.lo && a.hi == b.hi;
+  }
+  friend bool operator!=(const CacheKey& a, const CacheKey& b) { return !(a == b); }
   /// 32 lowercase hex digits, high half first.
   VECPERF_EXPORT std::string to_hex() const;
   /// A non-negative 63-bit id derived from the key, usable as a document id in an Index.
@@ -133,8 +136,7 @@ struct CacheOptions {
 /// and return OK; or return an error, which get_or_compute returns unchanged. Any other output
 /// size or a non-finite value is rejected (kInvalidArgument) and nothing of that call is cached.
 /// It may be called from several threads at once (different texts).
-using EmbedFn =
-    std::function<Status(std::span<const std::string_view> texts, std::vector<float>* out)>;
+using EmbedFn = std::function<Status(Span<const std::string_view> texts, std::vector<float>* out)>;
 
 /// Thread-safety: every method may be called concurrently from any thread. Destroying the cache
 /// closes RocksDB (after which another cache may open the directory); it must not race with calls.
@@ -156,10 +158,10 @@ class VECPERF_EXPORT EmbeddingCache {
   /// of `out` (texts.size() x dim floats, caller-owned) is set and found[i] = 1; else found[i] = 0
   /// and row i is left unchanged. A missing, expired or corrupt entry is a miss, not an error.
   /// Errors: kIOError / kInternal when RocksDB fails a read.
-  virtual Status get_many(std::span<const std::string_view> texts, float* out, uint8_t* found) = 0;
+  virtual Status get_many(Span<const std::string_view> texts, float* out, uint8_t* found) = 0;
   /// Same as above, returning one optional vector per text.
   Result<std::vector<std::optional<std::vector<float>>>> get_many(
-      std::span<const std::string_view> texts);
+      Span<const std::string_view> texts);
   /// One text; std::nullopt on a miss.
   Result<std::optional<std::vector<float>>> get(std::string_view text);
 
@@ -169,14 +171,13 @@ class VECPERF_EXPORT EmbeddingCache {
   /// expire, > 0 = that many seconds from now.
   /// Errors: kInvalidArgument (rows != texts.size(), dim mismatch, null data, non-finite value,
   /// ttl_seconds < -1), kIOError (RocksDB write failed; RAM is left unchanged).
-  virtual Status put_many(std::span<const std::string_view> texts, MatrixView vectors,
+  virtual Status put_many(Span<const std::string_view> texts, MatrixView vectors,
                           int64_t ttl_seconds) = 0;
   static constexpr int64_t kDefaultTtl = -1;
-  Status put_many(std::span<const std::string_view> texts, MatrixView vectors) {
+  Status put_many(Span<const std::string_view> texts, MatrixView vectors) {
     return put_many(texts, vectors, kDefaultTtl);
   }
-  Status put(std::string_view text, std::span<const float> vector,
-             int64_t ttl_seconds = kDefaultTtl);
+  Status put(std::string_view text, Span<const float> vector, int64_t ttl_seconds = kDefaultTtl);
 
   /// Fills `out` (texts.size() x dim, caller-owned) with the embedding of every text: looks the
   /// distinct texts up in both tiers, calls `embed` on the distinct misses in chunks of at most
@@ -185,7 +186,7 @@ class VECPERF_EXPORT EmbeddingCache {
   /// (batch_size < 1, embed empty, embed output wrong), whatever `embed` returned (also returned
   /// to concurrent callers waiting on those texts), or a storage error. On error `out` is
   /// unspecified and only correct vectors were cached.
-  virtual Status get_or_compute(std::span<const std::string_view> texts, const EmbedFn& embed,
+  virtual Status get_or_compute(Span<const std::string_view> texts, const EmbedFn& embed,
                                 int64_t batch_size, float* out) = 0;
 
   /// Makes every acknowledged write durable (fsyncs RocksDB's WAL). No-op for kRamOnly.

@@ -4,11 +4,11 @@
 
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <string>
 #include <vector>
 
 #include "vecperf/export.h"
+#include "vecperf/span.h"
 #include "vecperf/status.h"
 #include "vecperf/types.h"
 
@@ -190,7 +190,7 @@ struct ClusteredOptions {
 
 /// Fills `out` (options.rows * options.dim floats, row-major).
 /// Errors: kInvalidArgument for a bad option or a wrongly sized `out`.
-VECPERF_EXPORT Status fill_clustered(const ClusteredOptions& options, std::span<float> out);
+VECPERF_EXPORT Status fill_clustered(const ClusteredOptions& options, Span<float> out);
 /// Errors: as fill_clustered; kResourceExhausted when the matrix does not fit in memory.
 VECPERF_EXPORT Result<FloatMatrix> make_clustered(const ClusteredOptions& options);
 /// Queries for a base made with `base`: same centres and spread, `rows` rows drawn from `seed`
@@ -248,7 +248,7 @@ VECPERF_EXPORT Result<GroundTruth> read_ground_truth(const std::string& path,
 /// Errors: kInvalidArgument (ids.size() != queries.rows * k, an id outside the base, dimensions
 /// differ, a zero vector with kCosine). Thread-safety: a pure function, as are the recall ones.
 VECPERF_EXPORT Result<std::vector<float>> exact_distances(MatrixView base, MatrixView queries,
-                                                          std::span<const int64_t> ids, int64_t k,
+                                                          Span<const int64_t> ids, int64_t k,
                                                           Metric metric);
 
 struct RecallStats {
@@ -263,7 +263,7 @@ struct RecallStats {
 /// truth.cols() the evaluation uses k = truth.cols(): only that many neighbours are known.
 /// This is the figure the bench reports. Errors: kInvalidArgument for mismatched sizes, an empty
 /// ground truth, k < 1.
-VECPERF_EXPORT Result<RecallStats> recall_at_k(std::span<const int64_t> found, int64_t k,
+VECPERF_EXPORT Result<RecallStats> recall_at_k(Span<const int64_t> found, int64_t k,
                                                const IntMatrix& truth);
 
 /// Tie-aware recall@k (as ann-benchmarks counts): a found id also counts when its distance is
@@ -271,8 +271,8 @@ VECPERF_EXPORT Result<RecallStats> recall_at_k(std::span<const int64_t> found, i
 /// with the k-th is not a miss. `found_distances` (as `found`) and `truth_distances`
 /// (truth.rows() x truth.cols()) must be exact and in the same units (see exact_distances).
 /// Errors: as recall_at_k; kInvalidArgument for a negative or non-finite epsilon.
-VECPERF_EXPORT Result<RecallStats> recall_at_k_with_ties(std::span<const int64_t> found,
-                                                         std::span<const float> found_distances,
+VECPERF_EXPORT Result<RecallStats> recall_at_k_with_ties(Span<const int64_t> found,
+                                                         Span<const float> found_distances,
                                                          int64_t k, const IntMatrix& truth,
                                                          MatrixView truth_distances,
                                                          float epsilon = 1e-3f);

@@ -3,10 +3,10 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
 
 #include "vecperf/export.h"
 #include "vecperf/index.h"
+#include "vecperf/span.h"
 #include "vecperf/status.h"
 
 namespace vecperf {
@@ -27,7 +27,7 @@ struct ShardResults {
 /// over when the shards hold fewer than k distinct ids are id -1, distance +inf.
 /// Errors: kInvalidArgument for k < 1, nq < 0, null buffers, a shard with k < 1, or a NaN distance.
 /// Thread-safety: a pure function of its arguments.
-VECPERF_EXPORT Status merge_results(std::span<const ShardResults> shards, int64_t nq, int k,
+VECPERF_EXPORT Status merge_results(Span<const ShardResults> shards, int64_t nq, int k,
                                     SearchResults out);
 
 }  // namespace vecperf

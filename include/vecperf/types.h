@@ -2,10 +2,10 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
 #include <string>
 
 #include "vecperf/export.h"
+#include "vecperf/span.h"
 #include "vecperf/status.h"
 
 namespace vecperf {
@@ -32,7 +32,7 @@ struct MatrixView {
 };
 
 /// Caller-given vector ids. Ids are any non-negative 64-bit integers; -1 marks an empty result.
-using IdSpan = std::span<const int64_t>;
+using IdSpan = Span<const int64_t>;
 
 /// Id returned in result slots that could not be filled (k > number of vectors).
 inline constexpr int64_t kNoId = -1;

@@ -57,7 +57,7 @@ Status EmbeddingCacheImpl::open_disk() {
   return Status::OK();
 }
 
-Status EmbeddingCacheImpl::get_many(std::span<const std::string_view> texts, float* out,
+Status EmbeddingCacheImpl::get_many(Span<const std::string_view> texts, float* out,
                                     uint8_t* found) {
   if (!texts.empty() && (out == nullptr || found == nullptr)) {
     return Status::InvalidArgument("get_many: out and found must not be null");
@@ -72,7 +72,7 @@ Status EmbeddingCacheImpl::get_many(std::span<const std::string_view> texts, flo
   return s;
 }
 
-Status EmbeddingCacheImpl::put_many(std::span<const std::string_view> texts, MatrixView vectors,
+Status EmbeddingCacheImpl::put_many(Span<const std::string_view> texts, MatrixView vectors,
                                     int64_t ttl_seconds) {
   if (ttl_seconds < kDefaultTtl) {
     return Status::InvalidArgument("put_many: ttl_seconds must be >= -1");
@@ -263,7 +263,7 @@ Result<std::unique_ptr<EmbeddingCache>> EmbeddingCache::open(const CacheOptions&
 }
 
 Result<std::vector<std::optional<std::vector<float>>>> EmbeddingCache::get_many(
-    std::span<const std::string_view> texts) {
+    Span<const std::string_view> texts) {
   const size_t n = texts.size();
   const auto d = static_cast<size_t>(dim());
   std::vector<float> rows;
@@ -287,7 +287,7 @@ Result<std::optional<std::vector<float>>> EmbeddingCache::get(std::string_view t
   return std::move((*r)[0]);
 }
 
-Status EmbeddingCache::put(std::string_view text, std::span<const float> vector,
+Status EmbeddingCache::put(std::string_view text, Span<const float> vector,
                            int64_t ttl_seconds) {
   return put_many(std::span(&text, 1),
                   MatrixView{vector.data(), 1, static_cast<int64_t>(vector.size())}, ttl_seconds);

@@ -61,10 +61,10 @@ class EmbeddingCacheImpl final : public EmbeddingCache {
   CacheKey key(std::string_view text) const override { return hasher_(text); }
   DiskTier* disk_for_testing() { return disk_.get(); }
 
-  Status get_many(std::span<const std::string_view> texts, float* out, uint8_t* found) override;
-  Status put_many(std::span<const std::string_view> texts, MatrixView vectors,
+  Status get_many(Span<const std::string_view> texts, float* out, uint8_t* found) override;
+  Status put_many(Span<const std::string_view> texts, MatrixView vectors,
                   int64_t ttl_seconds) override;
-  Status get_or_compute(std::span<const std::string_view> texts, const EmbedFn& embed,
+  Status get_or_compute(Span<const std::string_view> texts, const EmbedFn& embed,
                         int64_t batch_size, float* out) override;
   Status flush() override;
   CacheStats stats() const override;

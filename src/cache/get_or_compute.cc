@@ -207,7 +207,7 @@ class EmbeddingCacheImpl::ComputeCall {
   std::vector<float> result_;                  // the model's output for them
 };
 
-Status EmbeddingCacheImpl::get_or_compute(std::span<const std::string_view> texts,
+Status EmbeddingCacheImpl::get_or_compute(Span<const std::string_view> texts,
                                           const EmbedFn& embed, int64_t batch_size, float* out) {
   if (batch_size < 1) return Status::InvalidArgument("get_or_compute: batch_size must be >= 1");
   if (!embed) return Status::InvalidArgument("get_or_compute: embed function is empty");

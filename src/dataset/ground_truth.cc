@@ -191,7 +191,7 @@ Result<GroundTruth> cached_ground_truth(MatrixView base, MatrixView queries,
 }
 
 Result<std::vector<float>> exact_distances(MatrixView base, MatrixView queries,
-                                           std::span<const int64_t> ids, int64_t k,
+                                           Span<const int64_t> ids, int64_t k,
                                            Metric metric) {
   VECPERF_RETURN_IF_ERROR(check_inputs(base, queries, k, "exact_distances"));
   if (static_cast<uint64_t>(ids.size()) != static_cast<uint64_t>(queries.rows * k))

@@ -49,7 +49,7 @@ double score_query(std::span<const int64_t> found, int64_t k, const IntMatrix& t
 
 }  // namespace
 
-Result<RecallStats> recall_at_k(std::span<const int64_t> found, int64_t k, const IntMatrix& truth) {
+Result<RecallStats> recall_at_k(Span<const int64_t> found, int64_t k, const IntMatrix& truth) {
   VECPERF_RETURN_IF_ERROR(check_recall_args(found.size(), k, truth));
   const int64_t kk = std::min(k, truth.cols());
   std::vector<int64_t> truth_ids, seen;
@@ -59,8 +59,8 @@ Result<RecallStats> recall_at_k(std::span<const int64_t> found, int64_t k, const
   return RecallStats{total / static_cast<double>(truth.rows()), kk, truth.rows()};
 }
 
-Result<RecallStats> recall_at_k_with_ties(std::span<const int64_t> found,
-                                          std::span<const float> found_distances, int64_t k,
+Result<RecallStats> recall_at_k_with_ties(Span<const int64_t> found,
+                                          Span<const float> found_distances, int64_t k,
                                           const IntMatrix& truth, MatrixView truth_distances,
                                           float epsilon) {
   VECPERF_RETURN_IF_ERROR(check_recall_args(found.size(), k, truth));

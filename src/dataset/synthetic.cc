@@ -28,7 +28,7 @@ Status check_options(const ClusteredOptions& o) {
 
 }  // namespace
 
-Status fill_clustered(const ClusteredOptions& o, std::span<float> out) {
+Status fill_clustered(const ClusteredOptions& o, Span<float> out) {
   VECPERF_RETURN_IF_ERROR(check_options(o));
   if (static_cast<uint64_t>(o.rows * o.dim) != out.size())
     return Status::InvalidArgument("fill_clustered: the output holds " + std::to_string(out.size()) +

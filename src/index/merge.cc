@@ -26,7 +26,7 @@ struct Head {
 
 }  // namespace
 
-Status merge_results(std::span<const ShardResults> shards, int64_t nq, int k, SearchResults out) {
+Status merge_results(Span<const ShardResults> shards, int64_t nq, int k, SearchResults out) {
   if (k < 1) return Status::InvalidArgument("merge_results: k must be >= 1, got " + std::to_string(k));
   if (nq < 0) return Status::InvalidArgument("merge_results: nq must be >= 0");
   if (out.distances == nullptr || out.ids == nullptr)
