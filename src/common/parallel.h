@@ -7,8 +7,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "common/guarded.h"
 
 namespace vecperf::internal {
 
@@ -40,6 +43,22 @@ void parallel_chunks(int64_t n, int threads, Fn&& fn) {
   }
   fn(int64_t{0}, std::min(n, chunk), 0);
   for (auto& w : workers) w.join();
+}
+
+/// parallel_chunks() with every chunk run under guarded_void(what, ...): an exception in a worker
+/// (which would otherwise terminate the process) becomes the call's Status, the first one when
+/// several chunks fail. The other chunks still run to their end.
+template <typename Fn>
+Status guarded_chunks(int64_t n, int threads, const char* what, Fn&& fn) {
+  std::mutex mu;
+  Status first;  // guarded by mu
+  parallel_chunks(n, threads, [&](int64_t begin, int64_t end, int worker) {
+    Status s = guarded_void(what, [&] { fn(begin, end, worker); });
+    if (s.ok()) return;
+    std::lock_guard lock(mu);
+    if (first.ok()) first = std::move(s);
+  });
+  return first;
 }
 
 }  // namespace vecperf::internal

@@ -35,6 +35,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/guarded.h"
 #include "common/parallel.h"
 #include "distance/distance.h"
 #include "index/index_base.h"
@@ -173,19 +174,13 @@ class HnswIndex final : public IndexBase {
     const size_t ef = static_cast<size_t>(
         std::max<int64_t>(o.ef_search > 0 ? o.ef_search : options_.ef_search, k_eff));
     const int threads = resolve_threads(o.num_threads, q.rows);
-    std::atomic<bool> out_of_memory{false};
-    parallel_chunks(q.rows, threads, [&](int64_t begin, int64_t end, int) {
-      // A worker thread must not let bad_alloc escape (std::terminate); report it instead.
-      try {
-        for (int64_t i = begin; i < end; ++i)
-          search_one(q.row(i), ef, k_eff, dists + i * stride, labels + i * stride);
-      } catch (const std::bad_alloc&) {
-        out_of_memory = true;
-      }
-    });
-    if (out_of_memory)
-      return Status::ResourceExhausted("out of memory during hnsw search; try fewer threads");
-    return Status::OK();
+    // A worker thread must not let bad_alloc escape (std::terminate); report it instead.
+    return guarded_chunks(q.rows, threads, "searching the hnsw graph (try fewer threads)",
+                          [&](int64_t begin, int64_t end, int) {
+                            for (int64_t i = begin; i < end; ++i)
+                              search_one(q.row(i), ef, k_eff, dists + i * stride,
+                                         labels + i * stride);
+                          });
   }
 
   Status remove_locked(std::span<const int64_t> slots) override {
@@ -273,7 +268,8 @@ class HnswIndex final : public IndexBase {
  private:
   Result<std::unique_ptr<Graph>> new_graph(size_t capacity) {
     capacity = std::max(capacity, size_t{1});
-    try {
+    // hnswlib throws std::runtime_error for a failed allocation in its constructor.
+    auto made = guarded("creating an hnsw graph", [&]() -> Result<std::unique_ptr<Graph>> {
       auto g = std::make_unique<Graph>(&space_, capacity, static_cast<size_t>(options_.M),
                                        static_cast<size_t>(options_.ef_construction),
                                        static_cast<size_t>(options_.seed));
@@ -300,10 +296,10 @@ class HnswIndex final : public IndexBase {
           std::aligned_alloc(align_, capacity * g->size_data_per_element_));
       if (g->data_level0_memory_ == nullptr) throw std::bad_alloc();
       return g;
-    } catch (const std::exception&) {
-      return Status::ResourceExhausted("out of memory creating an hnsw graph for " +
-                                       std::to_string(capacity) + " vectors");
-    }
+    });
+    if (made.ok()) return made;
+    return Status::ResourceExhausted("out of memory creating an hnsw graph for " +
+                                     std::to_string(capacity) + " vectors");
   }
 
   static char* element(const Graph& g, tableint id) {
@@ -322,7 +318,7 @@ class HnswIndex final : public IndexBase {
                                                  std::to_string(cap) + " vectors; nothing was added");
     char* level0 = static_cast<char*>(std::aligned_alloc(align_, cap * g.size_data_per_element_));
     if (level0 == nullptr) return oom;
-    try {
+    const Status grown = guarded_void("growing the hnsw graph", [&] {
       auto pool = std::make_unique<hnswlib::VisitedListPool>(1, static_cast<int>(cap));
       std::vector<std::mutex> locks(cap);
       g.element_levels_.resize(cap);
@@ -336,8 +332,9 @@ class HnswIndex final : public IndexBase {
       g.visited_list_pool_ = pool.release();
       g.link_list_locks_.swap(locks);
       g.max_elements_ = cap;
-    } catch (const std::bad_alloc&) {
-      std::free(level0);
+    });
+    if (!grown.ok()) {
+      std::free(level0);  // every step above that can throw comes before it is adopted
       return oom;
     }
     return Status::OK();
@@ -478,12 +475,12 @@ class HnswIndex final : public IndexBase {
     const int threads = resolve_threads(0, static_cast<int64_t>(n));
     // One shared cursor rather than contiguous chunks: nodes are linked roughly in add order,
     // and a thread that drew high levels does not hold up the others.
+    // A failed insertion (only allocation can fail) stops every worker and undoes the add.
     parallel_chunks(threads, threads, [&](int64_t, int64_t, int) {
-      try {
-        for (size_t i = next++; i < n && !failed; i = next++)
-          insert(g, static_cast<tableint>(first + i), levels[i]);
-      } catch (const std::exception&) {
-        failed = true;
+      for (size_t i = next++; i < n && !failed; i = next++) {
+        const tableint node = static_cast<tableint>(first + i);
+        if (!guarded_void("linking a vector", [&] { insert(g, node, levels[i]); }).ok())
+          failed = true;
       }
     });
     if (failed) {
