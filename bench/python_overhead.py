@@ -3,7 +3,7 @@
 
 Builds seeded clustered data, an index per kind, saves it, and times searching all queries in
 batches of B (each batch one search call) through `vecperf.Index.search` and through the C++
-program vecperf_search_timer (built with the Python package) on the same file and queries.
+program vecperf_search_timer (bench/search_timer.cc) on the same file and queries.
 Each measurement runs --repeats times; medians are reported, and the ratio python / C++
 (goal: <= 1.05 for batches >= 100).
 
