@@ -97,8 +97,8 @@ Result<GroundTruth> decode_cache(const internal::FramedFile& file, TruthKey key,
     if (r.status().ok() && (id < kNoId || id >= base_rows)) r.corrupt("id out of range");
   if (!r.status().ok()) return r.status();
   GroundTruth gt;
-  gt.ids = std::move(*IntMatrix::from_vector(std::move(ids), nq, k));
-  gt.distances = std::move(*FloatMatrix::from_vector(std::move(distances), nq, k));
+  gt.ids = *IntMatrix::from_vector(std::move(ids), nq, k);
+  gt.distances = *FloatMatrix::from_vector(std::move(distances), nq, k);
   return gt;
 }
 
@@ -150,8 +150,8 @@ Result<GroundTruth> compute_ground_truth(MatrixView base, MatrixView queries,
   Status s = (*index)->search(queries, so, SearchResults{distances.data(), ids.data()});
   if (!s.ok()) return s.with_context("ground truth: the queries");
   GroundTruth gt;
-  gt.ids = std::move(*IntMatrix::from_vector(std::move(ids), queries.rows, o.k));
-  gt.distances = std::move(*FloatMatrix::from_vector(std::move(distances), queries.rows, o.k));
+  gt.ids = *IntMatrix::from_vector(std::move(ids), queries.rows, o.k);
+  gt.distances = *FloatMatrix::from_vector(std::move(distances), queries.rows, o.k);
   return gt;
 }
 

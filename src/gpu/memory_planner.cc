@@ -36,7 +36,7 @@ size_t gpu_working_bytes(const GpuPlanInputs& in, int64_t query_batch, int64_t t
 }
 
 int64_t gpu_splits(const GpuPlanInputs& in, int64_t query_batch, int64_t tile_rows) {
-  const int64_t wanted_blocks = 2 * std::max(1, in.multiprocessors);
+  const int64_t wanted_blocks = int64_t{2} * std::max(1, in.multiprocessors);
   const int64_t wanted = (wanted_blocks + query_batch - 1) / query_batch;
   const int64_t widest = std::max<int64_t>(1, tile_rows / (4 * std::max<int64_t>(1, in.k)));
   return std::clamp<int64_t>(wanted, 1, widest);

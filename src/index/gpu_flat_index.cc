@@ -222,6 +222,7 @@ std::vector<GpuFlatDeviceUse> gpu_flat_device_use() {
     d.batch_searches += index->batch_searches();
   }
   std::vector<GpuFlatDeviceUse> out;
+  out.reserve(by_device.size());
   for (const auto& [device, use] : by_device) out.push_back(use);
   return out;
 }

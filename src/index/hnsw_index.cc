@@ -314,7 +314,7 @@ class HnswIndex final : public IndexBase {
     if (need <= g.max_elements_) return Status::OK();
     const size_t cap = static_cast<size_t>(std::min<uint64_t>(
         kMaxNodes, std::max<uint64_t>(need, std::max<uint64_t>(2 * g.max_elements_, kInitialCapacity))));
-    const Status oom = Status::ResourceExhausted("out of memory growing the hnsw graph to " +
+    Status oom = Status::ResourceExhausted("out of memory growing the hnsw graph to " +
                                                  std::to_string(cap) + " vectors; nothing was added");
     char* level0 = static_cast<char*>(std::aligned_alloc(align_, cap * g.size_data_per_element_));
     if (level0 == nullptr) return oom;

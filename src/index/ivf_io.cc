@@ -151,8 +151,7 @@ Result<std::unique_ptr<IndexImpl>> IvfIndex::load(Reader& r, int64_t dim, Metric
     r.corrupt("faiss payload is not an IVF index");
     return r.status();
   }
-  owned.release();
-  index->ivf_.reset(ivf);
+  index->ivf_.reset(static_cast<faiss::IndexIVF*>(owned.release()));  // == ivf
   if (std::string problem = index->check_loaded(); !problem.empty()) {
     r.corrupt("faiss index is inconsistent: " + problem);
     return r.status();

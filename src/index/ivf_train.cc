@@ -112,8 +112,8 @@ std::unique_ptr<faiss::IndexIVF> IvfIndex::make_faiss(int64_t nl) const {
       break;
     }
   }
-  ivf->own_fields = true;
-  quantizer.release();
+  ivf->own_fields = true;  // ivf now owns the quantizer
+  (void)quantizer.release();
   ivf->cp.seed = static_cast<int>(opt_.seed & 0x7fffffff);
   return ivf;
 }

@@ -10,12 +10,6 @@
 namespace vecperf::internal {
 namespace {
 
-template <typename O, typename T>
-using MemberOf = T O::*;
-
-template <typename T>
-constexpr bool kIsInt = std::is_integral_v<T> && !std::is_same_v<T, bool>;
-
 std::string format_double(double v) {
   char buf[32];
   // Shortest text that reads back as the same double.
@@ -194,6 +188,8 @@ bool read_options(Reader& r, O* o, const char* prefix) {
   return true;
 }
 
+// O is a type name, which cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define VECPERF_OPTION_TABLE_INSTANTIATE(O)                                                      \
   template std::string option_allowed<O>(const OptionField<O>&);                                 \
   template std::string option_text<O>(const O&, const OptionField<O>&);                          \
@@ -207,5 +203,6 @@ VECPERF_OPTION_TABLE_INSTANTIATE(HnswOptions)
 VECPERF_OPTION_TABLE_INSTANTIATE(GpuFlatOptions)
 VECPERF_OPTION_TABLE_INSTANTIATE(AutoOptions)
 #undef VECPERF_OPTION_TABLE_INSTANTIATE
+// NOLINTEND(bugprone-macro-parentheses)
 
 }  // namespace vecperf::internal

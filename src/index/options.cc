@@ -57,7 +57,6 @@ const char* search_knob_name(SearchKnob knob) {
 namespace {
 
 using internal::fields_of;
-using internal::OptionField;
 
 // The relations between fields that one field's range cannot say.
 Status check_ivf(const IvfOptions& o, int64_t dim, const char* prefix) {

@@ -69,7 +69,10 @@ class Registry {
   void set_cache_name(const void* cache, std::string name) {
     std::lock_guard lock(mu_);
     for (CacheRegistration* c : caches_) {
-      if (c->cache_ == cache) c->name_ = std::move(name);
+      if (c->cache_ == cache) {
+        c->name_ = std::move(name);
+        return;  // a cache registers once
+      }
     }
   }
 

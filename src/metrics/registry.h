@@ -83,7 +83,7 @@ class IndexMetrics {
   std::atomic<uint64_t> search_queries_{0};
   std::atomic<uint64_t> added_vectors_{0};
   std::atomic<uint64_t> removed_vectors_{0};
-  std::array<std::atomic<uint64_t>, kIndexOps * kStatusCodes> errors_{};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(kIndexOps) * kStatusCodes> errors_{};
   std::atomic<int64_t> size_{0};
   std::atomic<uint64_t> memory_bytes_{0};
   std::atomic<uint64_t> migrations_{0};
