@@ -3,8 +3,8 @@
 //  1. RAM-tier hits, batches of 100 (get_many), 1 and 2 threads. Peer: a std::unordered_map from
 //     text to vector under one mutex (what a caller writes by hand). Goal: <= 1 us/text.
 //  2. Disk-tier hits from a cold RAM tier: a data set several times the RAM budget, random
-//     batches of 100. Peer: raw RocksDB with the same options (bloom filter, block and row cache, no
-//     compression), key = model + text, value = the float bytes, MultiGet of the same batches.
+//     batches of 100. Peer: raw RocksDB with the same options (bloom filter, block and row cache,
+//     no compression), key = model + text, value = the float bytes, MultiGet of the same batches.
 //     Shown for disk-only (pure overhead: hashing, record header, checksum) and for RAM over disk
 //     (adds the RAM probe and promotion). Goal: <= 20 us/text, overhead <= 20%.
 //  3. Disk puts, batches of 100 (disk-only put_many vs a raw WriteBatch): overhead ratio, with

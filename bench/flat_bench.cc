@@ -108,8 +108,7 @@ Timing run_vecperf(const Index& index, const Matrix& q, int64_t per_call, int th
   return {double(q.rows) / t, ids};
 }
 
-Timing run_faiss(const faiss::IndexFlatL2& index, const Matrix& q, int64_t per_call,
-                 int repeats) {
+Timing run_faiss(const faiss::IndexFlatL2& index, const Matrix& q, int64_t per_call, int repeats) {
   std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(q.rows * kK));
   std::vector<float> dists(labels.size());
   double t = median_seconds(repeats, [&] {
@@ -131,8 +130,7 @@ void run_dataset(const Dataset& ds, const std::string& sections, int64_t single,
   const int64_t n = ds.base.rows, d = ds.base.dim;
   const double base_bytes = double(n) * double(d) * sizeof(float);
   std::printf("\n== %s: %lld x %lld (%.0f MB), k=%d, median of %d runs\n", ds.name.c_str(),
-              static_cast<long long>(n), static_cast<long long>(d), base_bytes / 1e6, kK,
-              repeats);
+              static_cast<long long>(n), static_cast<long long>(d), base_bytes / 1e6, kK, repeats);
 
   IndexOptions opts;
   opts.kind = IndexKind::kFlat;
@@ -184,16 +182,17 @@ void run_dataset(const Dataset& ds, const std::string& sections, int64_t single,
       std::printf("    faiss (omp=%d, openblas=%d)     %9.1f QPS\n", threads, threads, f.qps);
       if (threads > 1) {
         Timing v_same = run_vecperf(*ours, q, q.rows, threads, repeats);
-        std::printf("    vecperf (openblas=%d)            %9.1f QPS  ratio %.2fx  (id agreement "
-                    "%.4f)\n",
-                    threads, v_same.qps, v_same.qps / f.qps,
-                    agreement(v_same.ids, f.ids, q.rows));
+        std::printf(
+            "    vecperf (openblas=%d)            %9.1f QPS  ratio %.2fx  (id agreement "
+            "%.4f)\n",
+            threads, v_same.qps, v_same.qps / f.qps, agreement(v_same.ids, f.ids, q.rows));
       }
       openblas_set_num_threads(1);
       Timing v_one = run_vecperf(*ours, q, q.rows, threads, repeats);
-      std::printf("    vecperf (openblas=1)            %9.1f QPS  ratio %.2fx  (id agreement "
-                  "%.4f)\n",
-                  v_one.qps, v_one.qps / f.qps, agreement(v_one.ids, f.ids, q.rows));
+      std::printf(
+          "    vecperf (openblas=1)            %9.1f QPS  ratio %.2fx  (id agreement "
+          "%.4f)\n",
+          v_one.qps, v_one.qps / f.qps, agreement(v_one.ids, f.ids, q.rows));
     }
   }
   // (c) small batches around the scan / sgemm switch, one thread.
@@ -204,8 +203,8 @@ void run_dataset(const Dataset& ds, const std::string& sections, int64_t single,
       const Matrix q = first_rows(ds.queries, std::max<int64_t>(per_call, 4 * per_call));
       Timing v = run_vecperf(*ours, q, per_call, 1, repeats);
       Timing f = run_faiss(peer, q, per_call, repeats);
-      std::printf("    batch %3lld: %9.1f / %9.1f  ratio %.2fx\n",
-                  static_cast<long long>(per_call), v.qps, f.qps, v.qps / f.qps);
+      std::printf("    batch %3lld: %9.1f / %9.1f  ratio %.2fx\n", static_cast<long long>(per_call),
+                  v.qps, f.qps, v.qps / f.qps);
     }
   }
 }

@@ -69,15 +69,16 @@ int run(int argc, char** argv) {
   const int repeats = static_cast<int>(int_flag(argc, argv, "repeats", 5));
   const std::string out_path = string_flag(argc, argv, "out", "gpu_bench_ours.csv");
   const double peak_fp32 = static_cast<double>(int_flag(argc, argv, "peak-fp32-tflops", 67)) * 1e12;
-  const double peak_fp16 = static_cast<double>(int_flag(argc, argv, "peak-fp16-tflops", 989)) * 1e12;
+  const double peak_fp16 =
+      static_cast<double>(int_flag(argc, argv, "peak-fp16-tflops", 989)) * 1e12;
   const double peak_bw = static_cast<double>(int_flag(argc, argv, "peak-gbps", 3350)) * 1e9;
   const int64_t max_nq = *std::max_element(nqs.begin(), nqs.end());
   std::filesystem::create_directories(dir);
 
   std::ofstream csv(out_path);
   csv << "side,dim,dtype,nq,k,qps,batch_p50_ms,device_bytes,roofline\n";
-  std::printf("%s\n%-5s %-8s %6s %5s %12s %10s %10s %9s\n", bench::machine_summary().c_str(),
-              "dim", "dtype", "nq", "k", "QPS", "p50 ms", "dev MiB", "roofline");
+  std::printf("%s\n%-5s %-8s %6s %5s %12s %10s %10s %9s\n", bench::machine_summary().c_str(), "dim",
+              "dtype", "nq", "k", "QPS", "p50 ms", "dev MiB", "roofline");
   for (int64_t dim : dims) {
     auto base = data_file(dir, "base", n, dim, 1, false);
     auto queries = data_file(dir, "queries", max_nq, dim, 1, true);
@@ -122,8 +123,8 @@ int run(int argc, char** argv) {
           const double median_qps = bench::median(qps);
           const double flops = 2.0 * static_cast<double>(n * dim) * median_qps;
           const double batches = std::ceil(static_cast<double>(nq) / 4096.0);
-          const double bytes_per_query = static_cast<double>(n * dim) * (half ? 2 : 4) *
-                                         batches / static_cast<double>(nq);
+          const double bytes_per_query =
+              static_cast<double>(n * dim) * (half ? 2 : 4) * batches / static_cast<double>(nq);
           const double intensity = 2.0 * static_cast<double>(n * dim) / bytes_per_query;
           const double roof = std::min(half ? peak_fp16 : peak_fp32, intensity * peak_bw);
           std::printf("%-5lld %-8s %6lld %5lld %12.0f %10.3f %10.1f %9.3f\n",
@@ -131,9 +132,9 @@ int run(int argc, char** argv) {
                       static_cast<long long>(nq), static_cast<long long>(k), median_qps,
                       r.batch_p50_ms, static_cast<double>(r.device_memory_bytes) / (1 << 20),
                       flops / roof);
-          csv << "vecperf," << dim << "," << (half ? "float16" : "float32") << "," << nq << ","
-              << k << "," << median_qps << "," << r.batch_p50_ms << "," << r.device_memory_bytes
-              << "," << flops / roof << "\n";
+          csv << "vecperf," << dim << "," << (half ? "float16" : "float32") << "," << nq << "," << k
+              << "," << median_qps << "," << r.batch_p50_ms << "," << r.device_memory_bytes << ","
+              << flops / roof << "\n";
         }
       }
     }

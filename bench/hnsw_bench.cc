@@ -60,8 +60,8 @@ struct Figures {
 
 // What an engine must offer the measuring loops.
 struct Engine {
-  std::function<void()> build;             // builds a fresh index over the base vectors
-  std::function<void(int ef)> prepare;     // before the measurements of one ef
+  std::function<void()> build;          // builds a fresh index over the base vectors
+  std::function<void(int ef)> prepare;  // before the measurements of one ef
   std::function<void(int ef, const float* q, int64_t* labels)> search_one;
   std::function<void(int ef, const Matrix& q, int64_t* labels)> search_batch;
   std::function<std::string()> detail;
@@ -112,7 +112,8 @@ std::vector<Figures> measure(std::vector<std::pair<std::string, Engine>>& engine
         en.prepare(ef);
         double start = now_seconds();
         const double cpu_start = thread_cpu_seconds();
-        for (int64_t i = 0; i < queries.rows; ++i) en.search_one(ef, queries.row(i), &labels[i * kK]);
+        for (int64_t i = 0; i < queries.rows; ++i)
+          en.search_one(ef, queries.row(i), &labels[i * kK]);
         single_cpu[e].push_back(thread_cpu_seconds() - cpu_start);
         single[e].push_back(now_seconds() - start);
         start = now_seconds();
@@ -180,7 +181,8 @@ Engine peer_engine(const Matrix& base, const Config& c, std::unique_ptr<HnswPeer
   e.search_batch = [&peer, &c](int, const Matrix& q, int64_t* labels) {
     const int64_t chunk = (q.rows + c.threads - 1) / c.threads;
     auto work = [&](int64_t b) {
-      for (int64_t i = b; i < std::min(q.rows, b + chunk); ++i) peer->search(q.row(i), kK, labels + i * kK);
+      for (int64_t i = b; i < std::min(q.rows, b + chunk); ++i)
+        peer->search(q.row(i), kK, labels + i * kK);
     };
     std::vector<std::thread> pool;
     for (int t = 1; t < c.threads; ++t) pool.emplace_back(work, t * chunk);
@@ -193,10 +195,11 @@ Engine peer_engine(const Matrix& base, const Config& c, std::unique_ptr<HnswPeer
 
 void run_dataset(const std::string& name, const Matrix& base, const Matrix& queries,
                  const Config& c) {
-  std::printf("\n== %s: %lld x %lld, %lld queries, k=%d, M=%d, ef_construction=%d, %d threads, "
-              "median of %d ==\n",
-              name.c_str(), (long long)base.rows, (long long)base.dim, (long long)queries.rows, kK,
-              kM, kEfConstruction, c.threads, c.repeats);
+  std::printf(
+      "\n== %s: %lld x %lld, %lld queries, k=%d, M=%d, ef_construction=%d, %d threads, "
+      "median of %d ==\n",
+      name.c_str(), (long long)base.rows, (long long)base.dim, (long long)queries.rows, kK, kM,
+      kEfConstruction, c.threads, c.repeats);
   std::printf("  exact search for the ground truth...\n");
   std::fflush(stdout);
   const auto truth =
@@ -207,12 +210,10 @@ void run_dataset(const std::string& name, const Matrix& base, const Matrix& quer
   std::unique_ptr<HnswPeer> generic, native;
   std::vector<std::pair<std::string, Engine>> engines;
   engines.emplace_back("vecperf", vecperf_engine(base, c, index));
-  engines.emplace_back("hnswlib-generic",
-                       peer_engine(base, c, generic, [dim] {
+  engines.emplace_back("hnswlib-generic", peer_engine(base, c, generic, [dim] {
                          return make_hnswlib_generic(dim, kM, kEfConstruction, kSeed);
                        }));
-  engines.emplace_back("hnswlib-native",
-                       peer_engine(base, c, native, [dim] {
+  engines.emplace_back("hnswlib-native", peer_engine(base, c, native, [dim] {
                          return make_hnswlib_native(dim, kM, kEfConstruction, kSeed);
                        }));
   const std::vector<Figures> all = measure(engines, queries, truth, c);
@@ -226,13 +227,14 @@ void run_dataset(const std::string& name, const Matrix& base, const Matrix& quer
   std::printf("\n  %-5s | %-23s | %-29s | %-15s | %-29s | %-15s\n", "ef", "recall@10 vp/gen/nat",
               "1-thread QPS vp/gen/nat", "ratio gen/nat", "batch QPS vp/gen/nat", "ratio gen/nat");
   for (size_t i = 0; i < c.efs.size(); ++i) {
-    std::printf("  %-5d | %.3f / %.3f / %.3f   | %8.0f %8.0f %8.0f    | %5.2fx %5.2fx   | "
-                "%8.0f %8.0f %8.0f    | %5.2fx %5.2fx\n",
-                c.efs[i], vp.recall[i], all[1].recall[i], all[2].recall[i], vp.qps_single[i],
-                all[1].qps_single[i], all[2].qps_single[i], vp.qps_single[i] / all[1].qps_single[i],
-                vp.qps_single[i] / all[2].qps_single[i], vp.qps_batch[i], all[1].qps_batch[i],
-                all[2].qps_batch[i], vp.qps_batch[i] / all[1].qps_batch[i],
-                vp.qps_batch[i] / all[2].qps_batch[i]);
+    std::printf(
+        "  %-5d | %.3f / %.3f / %.3f   | %8.0f %8.0f %8.0f    | %5.2fx %5.2fx   | "
+        "%8.0f %8.0f %8.0f    | %5.2fx %5.2fx\n",
+        c.efs[i], vp.recall[i], all[1].recall[i], all[2].recall[i], vp.qps_single[i],
+        all[1].qps_single[i], all[2].qps_single[i], vp.qps_single[i] / all[1].qps_single[i],
+        vp.qps_single[i] / all[2].qps_single[i], vp.qps_batch[i], all[1].qps_batch[i],
+        all[2].qps_batch[i], vp.qps_batch[i] / all[1].qps_batch[i],
+        vp.qps_batch[i] / all[2].qps_batch[i]);
   }
   std::printf("\n  1-thread QPS by thread CPU time (less sensitive to other load):\n");
   for (size_t i = 0; i < c.efs.size(); ++i) {

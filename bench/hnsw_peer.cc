@@ -5,6 +5,8 @@
 // #include inside the namespace below only adds hnswlib's own declarations to it: its global
 // functions (cpuid, AVXCapable, ...) and templates then belong to this copy alone, and two copies
 // compiled with different flags link into one program without clashing.
+#include "hnsw_peer.h"
+
 #include <assert.h>
 #include <cpuid.h>
 #include <immintrin.h>
@@ -33,8 +35,6 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
-
-#include "hnsw_peer.h"
 
 #if !defined(VECPERF_PEER_NS) || !defined(VECPERF_PEER_FACTORY)
 #error "hnsw_peer.cc is compiled with -DVECPERF_PEER_NS=... -DVECPERF_PEER_FACTORY=..."

@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
 
   std::printf("# IVF-Flat: vecperf vs FAISS IndexIVFFlat (FAISS %s)\n# %s\n", "1.7.3",
               vecperf::bench::machine_summary().c_str());
-  std::printf("# N=%lld dim=%lld queries=%lld k=%d nlist=%lld repeats=%d (median)\n",
-              (long long)n, (long long)dim, (long long)nq, kK, (long long)nlist, repeats);
+  std::printf("# N=%lld dim=%lld queries=%lld k=%d nlist=%lld repeats=%d (median)\n", (long long)n,
+              (long long)dim, (long long)nq, kK, (long long)nlist, repeats);
 
   const vecperf::testing::Matrix base = vecperf::testing::clustered(n, dim, 1);
   const vecperf::testing::Matrix queries = vecperf::testing::clustered(nq, dim, 2);
@@ -126,8 +126,8 @@ int main(int argc, char** argv) {
     vecperf::Status status;
     double t = median_seconds(repeats, [&] {
       for (int64_t i = 0; i < nq; ++i) {
-        vecperf::Status s = ours->search(queries.slice(i, 1), so,
-                                         {dist.data() + i * kK, vp.ids.data() + i * kK});
+        vecperf::Status s =
+            ours->search(queries.slice(i, 1), so, {dist.data() + i * kK, vp.ids.data() + i * kK});
         if (!s.ok()) status = s;
       }
     });
@@ -167,7 +167,6 @@ int main(int argc, char** argv) {
                 fs.batch_qps, batch_ratios.back());
   }
   std::printf("\n# median QPS ratio vecperf/faiss: single-query %.2fx, batch(%d threads) %.2fx\n",
-              vecperf::bench::median(single_ratios), threads,
-              vecperf::bench::median(batch_ratios));
+              vecperf::bench::median(single_ratios), threads, vecperf::bench::median(batch_ratios));
   return 0;
 }

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   const int64_t dim = (*index)->dim();
   std::vector<float> queries(static_cast<size_t>(nq * dim));
   std::ifstream in(argv[2], std::ios::binary);
-  in.read(reinterpret_cast<char*>(queries.data()), static_cast<std::streamsize>(queries.size() * sizeof(float)));
+  in.read(reinterpret_cast<char*>(queries.data()),
+          static_cast<std::streamsize>(queries.size() * sizeof(float)));
   if (!in) {
     std::fprintf(stderr, "cannot read %lld queries from %s\n", static_cast<long long>(nq), argv[2]);
     return 1;
@@ -54,7 +55,9 @@ int main(int argc, char** argv) {
           return 1;
         }
       }
-      if (r >= 0) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      if (r >= 0)
+        times.push_back(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     std::nth_element(times.begin(), times.begin() + repeats / 2, times.end());
     std::printf("batch=%lld median_s=%.9f\n", static_cast<long long>(batch), times[repeats / 2]);

@@ -29,7 +29,8 @@ std::string latency_summary_ms(const std::vector<double>& seconds);
 /// Integer command-line option "--name=value" (or the default).
 int64_t int_flag(int argc, char** argv, const std::string& name, int64_t fallback);
 /// String command-line option "--name=value" (or the default).
-std::string string_flag(int argc, char** argv, const std::string& name, const std::string& fallback);
+std::string string_flag(int argc, char** argv, const std::string& name,
+                        const std::string& fallback);
 
 /// Short description of the machine (CPU model, cores) for benchmark headers.
 std::string machine_summary();

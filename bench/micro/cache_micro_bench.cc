@@ -77,8 +77,8 @@ std::vector<std::string_view> random_order(const std::vector<std::string>& texts
 }
 
 // get_many hits of `batch` texts at a time along random_order; the cache holds every text.
-void get_hits(benchmark::State& state, EmbeddingCache* cache,
-              const std::vector<std::string>& texts, int64_t batch) {
+void get_hits(benchmark::State& state, EmbeddingCache* cache, const std::vector<std::string>& texts,
+              int64_t batch) {
   const std::vector<std::string_view> order = random_order(texts);
   const size_t n = static_cast<size_t>(batch);
   std::vector<float> out(n * static_cast<size_t>(cache->dim()));

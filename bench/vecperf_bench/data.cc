@@ -55,8 +55,8 @@ Status load_files(const BenchOptions& o, BenchData* d) {
   if (o.tune) {
     // Shares the query matrix: the owner keeps its values alive.
     auto owner = std::make_shared<FloatMatrix>(*queries);
-    d->tune_queries = FloatMatrix(owner, owner->data(), std::min(o.tune_queries, owner->rows()),
-                                  owner->dim());
+    d->tune_queries =
+        FloatMatrix(owner, owner->data(), std::min(o.tune_queries, owner->rows()), owner->dim());
   }
   d->info.source = "files";
   d->info.base_path = o.base_path;
@@ -69,8 +69,8 @@ Status load_truth(const BenchOptions& o, BenchData* d) {
     auto gt = read_ground_truth(o.gt_path);
     if (!gt.ok()) return gt.status().with_context("--gt " + o.gt_path);
     if (gt->ids.rows() != d->queries.rows())
-      return Status::InvalidArgument("--gt " + o.gt_path + " has " + std::to_string(gt->ids.rows()) +
-                                     " rows but --queries has " +
+      return Status::InvalidArgument("--gt " + o.gt_path + " has " +
+                                     std::to_string(gt->ids.rows()) + " rows but --queries has " +
                                      std::to_string(d->queries.rows()) + "; one row per query");
     for (int64_t i = 0; i < gt->ids.rows(); ++i)
       for (int64_t j = 0; j < gt->ids.cols(); ++j)
@@ -88,8 +88,8 @@ Status load_truth(const BenchOptions& o, BenchData* d) {
   g.k = o.k;
   g.metric = o.metric;
   const std::string dir = !o.gt_cache_dir.empty() ? o.gt_cache_dir
-                          : o.synthetic_rows == 0  ? directory_of(o.base_path)
-                                                   : "";
+                          : o.synthetic_rows == 0 ? directory_of(o.base_path)
+                                                  : "";
   Result<GroundTruth> gt = dir.empty()
                                ? compute_ground_truth(d->base.view(), d->queries.view(), g)
                                : cached_ground_truth(d->base.view(), d->queries.view(), g, dir);

@@ -6,8 +6,8 @@
 #include <memory>
 #include <optional>
 
-#include "common/bench_common.h"
 #include "build/plan_rules.h"
+#include "common/bench_common.h"
 #include "vecperf_bench/data.h"
 #include "vecperf_bench/options.h"
 #include "vecperf_bench/output.h"
@@ -68,27 +68,29 @@ void build_peers(const BenchOptions& o, const BenchData& d, const VecperfEngine&
   if (same.index == "ivf") {
     same.nlist = ours.max_knob();
     same.seed = o.index.options.ivf.seed;
-    same.train_rows = std::min(d.base.rows(), resolve_index_options(o.index, d.base.rows(),
-                                                                    d.base.dim(), o.metric)
-                                                  .ivf.max_train_samples);
+    same.train_rows = std::min(d.base.rows(),
+                               resolve_index_options(o.index, d.base.rows(), d.base.dim(), o.metric)
+                                   .ivf.max_train_samples);
     if (describe.find("encoding=flat") == std::string::npos)
-      report->notes.push_back("the FAISS peer mirrors float32 IVF lists only; it runs "
-                              "IndexIVFFlat against this compressed index");
+      report->notes.push_back(
+          "the FAISS peer mirrors float32 IVF lists only; it runs "
+          "IndexIVFFlat against this compressed index");
   } else if (same.index == "hnsw") {
     same.M = describe_value(describe, "M");
     same.ef_construction = describe_value(describe, "ef_construction");
     same.hnsw_seed = o.index.options.hnsw.seed;
   }
   if (o.peer_faiss)
-    add_peer("faiss " + same.index, [&] { return build_faiss(d.base, same); }, false, values,
-             out, report);
+    add_peer(
+        "faiss " + same.index, [&] { return build_faiss(d.base, same); }, false, values, out,
+        report);
   if (o.peer_hnswlib) {
     if (same.index == "hnsw") {
-      add_peer("hnswlib hnsw", [&] { return build_hnswlib(d.base, same); }, false, values,
-               out, report);
+      add_peer(
+          "hnswlib hnsw", [&] { return build_hnswlib(d.base, same); }, false, values, out, report);
     } else {
-      report->notes.push_back("hnswlib runs only against an hnsw index (this one is " +
-                              same.index + "); see --peer-defaults");
+      report->notes.push_back("hnswlib runs only against an hnsw index (this one is " + same.index +
+                              "); see --peer-defaults");
     }
   }
   if (!o.peer_defaults) return;
@@ -98,14 +100,16 @@ void build_peers(const BenchOptions& o, const BenchData& d, const VecperfEngine&
     ivf.nlist = same.index == "ivf" ? same.nlist : internal::rules::derive_nlist(d.base.rows());
     ivf.train_rows = 0;  // FAISS's own sampling, 256 rows per list
     ivf.seed = 1234;     // ClusteringParameters' default
-    add_peer("faiss ivf (defaults)", [&] { return build_faiss(d.base, ivf); }, true,
-             {kFaissIvfDefaultNprobe}, out, report);
+    add_peer(
+        "faiss ivf (defaults)", [&] { return build_faiss(d.base, ivf); }, true,
+        {kFaissIvfDefaultNprobe}, out, report);
     PeerParams hnsw = same;
     hnsw.index = "hnsw";
     hnsw.M = kFaissHnswDefaultM;
     hnsw.ef_construction = kFaissHnswDefaultEfConstruction;
-    add_peer("faiss hnsw (defaults)", [&] { return build_faiss(d.base, hnsw); }, true,
-             {kFaissHnswDefaultEfSearch}, out, report);
+    add_peer(
+        "faiss hnsw (defaults)", [&] { return build_faiss(d.base, hnsw); }, true,
+        {kFaissHnswDefaultEfSearch}, out, report);
   }
   if (o.peer_hnswlib) {
     PeerParams hnsw = same;
@@ -113,8 +117,9 @@ void build_peers(const BenchOptions& o, const BenchData& d, const VecperfEngine&
     hnsw.M = kHnswlibDefaultM;
     hnsw.ef_construction = kHnswlibDefaultEfConstruction;
     hnsw.hnsw_seed = 100;
-    add_peer("hnswlib hnsw (defaults)", [&] { return build_hnswlib(d.base, hnsw); }, true,
-             {kHnswlibDefaultEf}, out, report);
+    add_peer(
+        "hnswlib hnsw (defaults)", [&] { return build_hnswlib(d.base, hnsw); }, true,
+        {kHnswlibDefaultEf}, out, report);
   }
 }
 
@@ -144,9 +149,9 @@ int run(const BenchOptions& o) {
   {
     ProgressBar bar(o.load_path.empty() ? "building vecperf" : "loading vecperf");
     const double start = now_seconds();
-    auto built = build_vecperf(o, data->base, [&](int64_t done, int64_t total) {
-      bar.update(done, total);
-    }, &report.build_tune);
+    auto built = build_vecperf(
+        o, data->base, [&](int64_t done, int64_t total) { bar.update(done, total); },
+        &report.build_tune);
     bar.finish();
     if (!built.ok()) return fail(built.status());
     Candidate c;

@@ -84,7 +84,8 @@ Status set_data_flags(const std::map<std::string, std::string>& f, BenchOptions*
   if (o->synthetic_rows > 0 && files)
     return Status::InvalidArgument("--synthetic cannot be combined with --base/--queries");
   if (o->synthetic_rows > 0 && !o->gt_path.empty())
-    return Status::InvalidArgument("--gt needs --base/--queries (synthetic ground truth is computed)");
+    return Status::InvalidArgument(
+        "--gt needs --base/--queries (synthetic ground truth is computed)");
   if (o->synthetic_rows == 0 && (o->base_path.empty() || o->queries_path.empty()))
     return Status::InvalidArgument(
         "no data: give --base FILE and --queries FILE, or --synthetic N,DIM[,CLUSTERS]");
@@ -100,7 +101,8 @@ Status set_run_flags(const std::map<std::string, std::string>& f, BenchOptions* 
   };
   if (const auto* v = get("metric")) {
     auto m = parse_metric(*v);
-    if (!m.ok()) return Status::InvalidArgument("--metric: unknown metric '" + *v + "' (l2, ip, cosine)");
+    if (!m.ok())
+      return Status::InvalidArgument("--metric: unknown metric '" + *v + "' (l2, ip, cosine)");
     o->metric = *m;
   }
   struct IntFlag {
@@ -142,7 +144,8 @@ Status set_run_flags(const std::map<std::string, std::string>& f, BenchOptions* 
   if (const auto* v = get("load")) o->load_path = *v;
   if (const auto* v = get("save")) o->save_path = *v;
   if (!o->load_path.empty() && get("index"))
-    return Status::InvalidArgument("--load and --index exclude each other: the file sets the index");
+    return Status::InvalidArgument(
+        "--load and --index exclude each other: the file sets the index");
   if (const auto* v = get("nprobe")) {
     auto l = parse_int_list("--nprobe", *v);
     if (!l.ok()) return l.status();
@@ -155,7 +158,8 @@ Status set_run_flags(const std::map<std::string, std::string>& f, BenchOptions* 
   }
   if (const auto* v = get("sweep")) {
     if (*v != "auto")
-      return Status::InvalidArgument("--sweep: only 'auto' is accepted (or give --nprobe / --ef-search lists)");
+      return Status::InvalidArgument(
+          "--sweep: only 'auto' is accepted (or give --nprobe / --ef-search lists)");
     if (!o->nprobe.empty() || !o->ef_search.empty())
       return Status::InvalidArgument("--sweep auto cannot be combined with --nprobe / --ef-search");
   }
@@ -172,7 +176,8 @@ Status set_run_flags(const std::map<std::string, std::string>& f, BenchOptions* 
   }
   o->tune = f.count("tune") > 0;
   o->peer_defaults = f.count("peer-defaults") > 0;
-  if (o->peer_defaults && !o->peer_faiss && !o->peer_hnswlib) o->peer_faiss = o->peer_hnswlib = true;
+  if (o->peer_defaults && !o->peer_faiss && !o->peer_hnswlib)
+    o->peer_faiss = o->peer_hnswlib = true;
   if (const auto* v = get("json")) o->json_path = *v;
   if (const auto* v = get("csv")) o->csv_path = *v;
   return Status::OK();
@@ -216,11 +221,32 @@ Result<IndexSpec> parse_index_spec(const std::string& text) {
 }
 
 Result<BenchOptions> parse_options(int argc, const char* const* argv) {
-  static const char* const kKnown[] = {
-      "base", "queries", "gt", "gt-cache", "synthetic", "nq", "metric", "k", "index", "load",
-      "save", "nprobe", "ef-search", "sweep", "threads", "repeats", "latency-queries",
-      "target-recall", "max-p99-ms", "tune", "tune-queries", "peers", "peer-defaults", "json",
-      "csv", "help"};
+  static const char* const kKnown[] = {"base",
+                                       "queries",
+                                       "gt",
+                                       "gt-cache",
+                                       "synthetic",
+                                       "nq",
+                                       "metric",
+                                       "k",
+                                       "index",
+                                       "load",
+                                       "save",
+                                       "nprobe",
+                                       "ef-search",
+                                       "sweep",
+                                       "threads",
+                                       "repeats",
+                                       "latency-queries",
+                                       "target-recall",
+                                       "max-p99-ms",
+                                       "tune",
+                                       "tune-queries",
+                                       "peers",
+                                       "peer-defaults",
+                                       "json",
+                                       "csv",
+                                       "help"};
   BenchOptions o;
   for (int i = 0; i < argc; ++i) o.command_line.emplace_back(argv[i]);
   std::map<std::string, std::string> flags;

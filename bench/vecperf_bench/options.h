@@ -33,8 +33,8 @@ struct BenchOptions {
   // Data: files, or a synthetic clustered set.
   std::string base_path;
   std::string queries_path;
-  std::string gt_path;       ///< empty: computed (and cached next to the base file)
-  std::string gt_cache_dir;  ///< where computed ground truth is cached; empty: base file's dir
+  std::string gt_path;         ///< empty: computed (and cached next to the base file)
+  std::string gt_cache_dir;    ///< where computed ground truth is cached; empty: base file's dir
   int64_t synthetic_rows = 0;  ///< > 0 when --synthetic was given
   int64_t synthetic_dim = 0;
   int synthetic_clusters = 64;
@@ -50,8 +50,8 @@ struct BenchOptions {
   std::vector<int> nprobe;
   std::vector<int> ef_search;
 
-  int threads = 0;  ///< batch mode threads; 0 = all hardware threads
-  int repeats = 3;  ///< batch timings: median of this many
+  int threads = 0;              ///< batch mode threads; 0 = all hardware threads
+  int repeats = 3;              ///< batch timings: median of this many
   int64_t latency_queries = 0;  ///< single-query mode: first N queries; 0 = all
   double target_recall = 0.95;
   double max_p99_ms = 0;  ///< 0 = no latency constraint

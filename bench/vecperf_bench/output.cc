@@ -11,9 +11,9 @@
 #include <memory>
 #include <sstream>
 
+#include "common/atomic_file.h"
 #include "common/bench_common.h"
 #include "common/json.h"
-#include "common/atomic_file.h"
 #include "distance/distance.h"
 
 #ifndef VECPERF_SOURCE_DIR
@@ -187,10 +187,11 @@ void print_report(const Report& r, std::FILE* out) {
   std::fprintf(out, "# %s, %d hardware threads, vecperf kernels: %s, commit %s\n",
                r.machine.cpu_model.c_str(), r.machine.hardware_threads,
                r.machine.kernel_isa.c_str(), r.machine.git_commit.c_str());
-  std::fprintf(out, "# data: %s, base %" PRId64 " x %" PRId64 ", %" PRId64
-                    " queries, ground truth %s (%" PRId64 " per query), metric %s, k=%d\n",
-               d.source.c_str(), d.base_rows, d.dim, d.queries_rows, d.gt_source.c_str(),
-               d.gt_cols, metric_name(r.options.metric), r.options.k);
+  std::fprintf(out,
+               "# data: %s, base %" PRId64 " x %" PRId64 ", %" PRId64
+               " queries, ground truth %s (%" PRId64 " per query), metric %s, k=%d\n",
+               d.source.c_str(), d.base_rows, d.dim, d.queries_rows, d.gt_source.c_str(), d.gt_cols,
+               metric_name(r.options.metric), r.options.k);
   for (const EngineInfo& e : r.engines) {
     std::fprintf(out, "# %-24s %s; %s %.2f s; memory %s%s\n", e.label.c_str(), e.describe.c_str(),
                  e.loaded ? "loaded in" : "built in", e.build_seconds, mib(e.memory_bytes).c_str(),
@@ -198,8 +199,10 @@ void print_report(const Report& r, std::FILE* out) {
   }
   for (const auto* t : {&r.build_tune, &r.tune}) {
     if (!*t) continue;
-    std::fprintf(out, "# %s: %s=%d, recall@%d %.4f on %" PRId64 " %s queries, %d evaluations, "
-                      "%.2f s%s%s\n",
+    std::fprintf(out,
+                 "# %s: %s=%d, recall@%d %.4f on %" PRId64
+                 " %s queries, %d evaluations, "
+                 "%.2f s%s%s\n",
                  t == &r.build_tune ? "build_tuned()" : "tune()", (*t)->knob.c_str(), (*t)->value,
                  (*t)->k, (*t)->recall, (*t)->sample_size, (*t)->held_out ? "held-out" : "sample",
                  (*t)->evaluations, (*t)->seconds, (*t)->message.empty() ? "" : "; ",
@@ -222,8 +225,10 @@ void print_report(const Report& r, std::FILE* out) {
                  pareto.empty() ? "-" : pareto.c_str(), mark.c_str());
   }
   const int threads = r.options.threads > 0 ? r.options.threads : r.machine.hardware_threads;
-  std::fprintf(out, "\npareto: S = optimal for recall vs single-query QPS, B = vs batch QPS "
-                    "(%d threads)\n", threads);
+  std::fprintf(out,
+               "\npareto: S = optimal for recall vs single-query QPS, B = vs batch QPS "
+               "(%d threads)\n",
+               threads);
   std::fprintf(out, "best per engine at recall@%d >= %.4f%s:\n", r.options.k,
                r.options.target_recall, r.options.max_p99_ms > 0 ? " within the p99 limit" : "");
   for (size_t i : r.best_per_label) {
@@ -232,8 +237,8 @@ void print_report(const Report& r, std::FILE* out) {
                  p.label().c_str(), p.knob.empty() ? "exact" : p.knob.c_str(), p.value, p.recall,
                  p.single_qps, p.batch_qps, p.p99_ms);
   }
-  std::fprintf(out, "recommendation: %s%s\n", r.recommendation.choice ? "" : "NONE: ",
-               r.recommendation.message.c_str());
+  std::fprintf(out, "recommendation: %s%s\n",
+               r.recommendation.choice ? "" : "NONE: ", r.recommendation.message.c_str());
 }
 
 std::string report_json(const Report& r) {
@@ -312,11 +317,11 @@ std::string report_csv(const Report& r) {
     s << csv_field(p.label()) << ',' << p.engine << ',' << p.index << ',' << p.defaults << ','
       << p.knob << ',' << p.value << ',' << p.tuned << ',' << p.index_default << ','
       << fmt("%.6f", p.recall) << ',' << fmt("%.1f", p.batch_qps) << ','
-      << fmt("%.1f", p.single_qps) << ',' << fmt("%.4f", p.p50_ms) << ','
-      << fmt("%.4f", p.p95_ms) << ',' << fmt("%.4f", p.p99_ms) << ',' << fmt("%.4f", p.p999_ms)
-      << ',' << fmt("%.3f", p.build_seconds) << ',' << p.memory_bytes << ',' << p.pareto_single
-      << ',' << p.pareto_batch << ',' << recommended << ',' << metric_name(r.options.metric)
-      << ',' << r.options.k << ',' << r.options.threads << ',' << r.dataset.base_rows << ','
+      << fmt("%.1f", p.single_qps) << ',' << fmt("%.4f", p.p50_ms) << ',' << fmt("%.4f", p.p95_ms)
+      << ',' << fmt("%.4f", p.p99_ms) << ',' << fmt("%.4f", p.p999_ms) << ','
+      << fmt("%.3f", p.build_seconds) << ',' << p.memory_bytes << ',' << p.pareto_single << ','
+      << p.pareto_batch << ',' << recommended << ',' << metric_name(r.options.metric) << ','
+      << r.options.k << ',' << r.options.threads << ',' << r.dataset.base_rows << ','
       << r.dataset.dim << ',' << r.dataset.queries_rows << ',' << csv_field(dataset) << ','
       << csv_field(r.machine.cpu_model) << ',' << r.machine.hardware_threads << ','
       << r.machine.kernel_isa << ',' << r.machine.git_commit << ',' << r.started_at << '\n';

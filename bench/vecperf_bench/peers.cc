@@ -49,11 +49,11 @@ class FaissEngine final : public Engine {
   std::string describe() const override {
     const char* metric = params_.metric == Metric::kL2 ? "L2" : "inner product";
     if (params_.index == "ivf")
-      return "faiss IndexIVFFlat(nlist=" + std::to_string(params_.nlist) + ", seed=" +
-             std::to_string(params_.seed) + ", " + metric + ")";
+      return "faiss IndexIVFFlat(nlist=" + std::to_string(params_.nlist) +
+             ", seed=" + std::to_string(params_.seed) + ", " + metric + ")";
     if (params_.index == "hnsw")
-      return "faiss IndexHNSWFlat(M=" + std::to_string(params_.M) + ", efConstruction=" +
-             std::to_string(params_.ef_construction) + ", " + metric + ")";
+      return "faiss IndexHNSWFlat(M=" + std::to_string(params_.M) +
+             ", efConstruction=" + std::to_string(params_.ef_construction) + ", " + metric + ")";
     return std::string("faiss IndexFlat (") + metric + ")";
   }
   size_t memory_bytes() const override { return memory_; }
@@ -104,8 +104,8 @@ class HnswlibEngine final : public Engine {
   int max_knob() const override { return 1024; }
   std::string describe() const override {
     return std::string("hnswlib 0.6.2 HierarchicalNSW(M=") + std::to_string(params_.M) +
-           ", ef_construction=" + std::to_string(params_.ef_construction) + ", " +
-           peer_->simd() + " kernels, -march=native)";
+           ", ef_construction=" + std::to_string(params_.ef_construction) + ", " + peer_->simd() +
+           " kernels, -march=native)";
   }
   // hnswlib's layout: per element the level-0 links (2M ids and a count), the vector and the
   // label; a 1/M share of elements has upper levels of M links each (a geometric series); plus
@@ -138,7 +138,8 @@ class HnswlibEngine final : public Engine {
     }
     std::atomic<int64_t> next{0};
     auto work = [&] {
-      for (int64_t i = next++; i < q.rows; i = next++) peer_->search(data + i * q.dim, k, ids + i * k);
+      for (int64_t i = next++; i < q.rows; i = next++)
+        peer_->search(data + i * q.dim, k, ids + i * k);
     };
     std::vector<std::thread> pool;
     const int n = std::min<int64_t>(resolve_threads(threads), q.rows);
@@ -176,9 +177,9 @@ Result<std::unique_ptr<Engine>> build_faiss(const FloatMatrix& base, const PeerP
       ivf->own_fields = true;
       ivf->cp.seed = static_cast<int>(p.seed);
       if (p.train_rows > 0)
-        ivf->cp.max_points_per_centroid = std::max<int>(
-            ivf->cp.max_points_per_centroid,
-            static_cast<int>((p.train_rows + p.nlist - 1) / std::max(1, p.nlist)));
+        ivf->cp.max_points_per_centroid =
+            std::max<int>(ivf->cp.max_points_per_centroid,
+                          static_cast<int>((p.train_rows + p.nlist - 1) / std::max(1, p.nlist)));
       ivf->train(n, data);
       index = std::move(ivf);
     } else if (p.index == "hnsw") {
@@ -199,8 +200,9 @@ Result<std::unique_ptr<Engine>> build_faiss(const FloatMatrix& base, const PeerP
 
 Result<std::unique_ptr<Engine>> build_hnswlib(const FloatMatrix& base, const PeerParams& p) {
   if (p.metric == Metric::kInnerProduct)
-    return Status::NotSupported("the hnswlib peer has only the L2 space; it runs with --metric "
-                                "l2 or cosine");
+    return Status::NotSupported(
+        "the hnswlib peer has only the L2 space; it runs with --metric "
+        "l2 or cosine");
   std::vector<float> unit;
   const float* data = base.data();
   if (p.metric == Metric::kCosine) {

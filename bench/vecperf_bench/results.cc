@@ -56,8 +56,9 @@ Recommendation recommend(const std::vector<RunPoint>& points, const std::string&
   if (r.choice) {
     const RunPoint& p = points[*r.choice];
     if (p.knob.empty()) {
-      std::snprintf(buf, sizeof buf, "exact search: recall@k %.4f, %.0f QPS single-query, p99 %.3f ms",
-                    p.recall, p.single_qps, p.p99_ms);
+      std::snprintf(buf, sizeof buf,
+                    "exact search: recall@k %.4f, %.0f QPS single-query, p99 %.3f ms", p.recall,
+                    p.single_qps, p.p99_ms);
     } else {
       std::snprintf(buf, sizeof buf,
                     "%s=%d: the highest single-query QPS (%.0f) with recall@k %.4f >= %.4f%s",

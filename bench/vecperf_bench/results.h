@@ -12,11 +12,11 @@ namespace vecperf::bench {
 
 /// One engine at one knob setting.
 struct RunPoint {
-  std::string engine;  ///< "vecperf", "faiss" or "hnswlib"
-  std::string index;   ///< "flat", "ivf" or "hnsw"
-  bool defaults = false;  ///< a peer run with its library's default parameters
-  std::string knob;    ///< "nprobe", "ef_search", or "" for exact search
-  int value = 0;       ///< value of `knob` (0 when there is none)
+  std::string engine;          ///< "vecperf", "faiss" or "hnswlib"
+  std::string index;           ///< "flat", "ivf" or "hnsw"
+  bool defaults = false;       ///< a peer run with its library's default parameters
+  std::string knob;            ///< "nprobe", "ef_search", or "" for exact search
+  int value = 0;               ///< value of `knob` (0 when there is none)
   bool tuned = false;          ///< the value vecperf::tune() chose
   bool index_default = false;  ///< the index's own default (e.g. build_tuned's choice)
   double recall = 0;           ///< recall@k over all queries
@@ -26,8 +26,8 @@ struct RunPoint {
   double build_seconds = 0;
   size_t memory_bytes = 0;
   bool memory_estimated = false;  ///< memory from a formula rather than from the index
-  bool pareto_single = false;  ///< no other point has >= recall and >= single_qps (one >)
-  bool pareto_batch = false;   ///< the same with batch_qps
+  bool pareto_single = false;     ///< no other point has >= recall and >= single_qps (one >)
+  bool pareto_batch = false;      ///< the same with batch_qps
 
   /// "vecperf ivf", "faiss hnsw (defaults)", ...
   std::string label() const;

@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "common/bench_common.h"
 #include "build/plan_rules.h"
+#include "common/bench_common.h"
 #include "vecperf/factory.h"
 #include "vecperf/options.h"
 
@@ -75,7 +75,8 @@ IndexOptions resolve_index_options(const IndexSpec& spec, int64_t rows, int64_t 
 }
 
 Result<std::unique_ptr<VecperfEngine>> build_vecperf(const BenchOptions& options,
-                                                     const FloatMatrix& base, const Progress& progress,
+                                                     const FloatMatrix& base,
+                                                     const Progress& progress,
                                                      std::optional<TuningResult>* tuning) {
   std::unique_ptr<Index> index;
   if (!options.load_path.empty()) {
@@ -120,16 +121,16 @@ Result<std::unique_ptr<VecperfEngine>> build_vecperf(const BenchOptions& options
     if (!built->tuning.knob.empty()) *tuning = built->tuning;
     index = std::move(built->index);
   } else {
-    auto made = make_index(resolve_index_options(options.index, base.rows(), base.dim(),
-                                                 options.metric));
+    auto made =
+        make_index(resolve_index_options(options.index, base.rows(), base.dim(), options.metric));
     if (!made.ok()) return made.status().with_context("--index " + options.index.text);
     index = std::move(*made);
     const int64_t chunk = std::max(kMinChunkRows, base.rows() / kBuildChunks);
     for (int64_t first = 0; first < base.rows(); first += chunk) {
       const int64_t n = std::min(chunk, base.rows() - first);
-      VECPERF_RETURN_IF_ERROR(index->add(IdSpan(ids).subspan(static_cast<size_t>(first),
-                                                             static_cast<size_t>(n)),
-                                         MatrixView{base.row(first), n, base.dim()}));
+      VECPERF_RETURN_IF_ERROR(
+          index->add(IdSpan(ids).subspan(static_cast<size_t>(first), static_cast<size_t>(n)),
+                     MatrixView{base.row(first), n, base.dim()}));
       if (progress) progress(first + n, base.rows());
     }
   }
@@ -162,14 +163,14 @@ Result<RunPoint> measure(Engine& engine, int value, MatrixView queries, const In
   }
   p.batch_qps = double(queries.rows) / std::max(1e-12, median(batch));
 
-  const int64_t n = config.latency_queries > 0 ? std::min(config.latency_queries, queries.rows)
-                                               : queries.rows;
+  const int64_t n =
+      config.latency_queries > 0 ? std::min(config.latency_queries, queries.rows) : queries.rows;
   std::vector<double> latency(static_cast<size_t>(n));
   double total = 0;
   for (int64_t i = 0; i < n; ++i) {
     const double start = now_seconds();
-    VECPERF_RETURN_IF_ERROR(engine.search(MatrixView{queries.row(i), 1, queries.dim}, config.k,
-                                          value, 1, ids.data()));
+    VECPERF_RETURN_IF_ERROR(
+        engine.search(MatrixView{queries.row(i), 1, queries.dim}, config.k, value, 1, ids.data()));
     latency[static_cast<size_t>(i)] = now_seconds() - start;
     total += latency[static_cast<size_t>(i)];
   }

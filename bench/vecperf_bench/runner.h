@@ -51,13 +51,13 @@ class VecperfEngine final : public Engine {
 /// Fills in what the spec left to the data: dim, metric, and for IVF the nlist (derived from
 /// the base size as plan() does) and a training set of the whole base (sampled to
 /// max_train_samples), so that a peer can train on the same rows with the same seed.
-IndexOptions resolve_index_options(const IndexSpec& spec, int64_t rows, int64_t dim,
-                                   Metric metric);
+IndexOptions resolve_index_options(const IndexSpec& spec, int64_t rows, int64_t dim, Metric metric);
 
 /// Builds the vecperf index from the spec (or plan() + build_tuned() for "plan"), adding the
 /// base in chunks with row numbers as ids. `tuning` receives build_tuned()'s result.
 Result<std::unique_ptr<VecperfEngine>> build_vecperf(const BenchOptions& options,
-                                                     const FloatMatrix& base, const Progress& progress,
+                                                     const FloatMatrix& base,
+                                                     const Progress& progress,
                                                      std::optional<TuningResult>* tuning);
 
 /// How to measure one setting.

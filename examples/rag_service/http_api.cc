@@ -71,21 +71,14 @@ void reply_error(Response& res, int http_status, std::string_view code, std::str
 
 int http_status_of(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk:
-      return 200;
-    case StatusCode::kInvalidArgument:
-      return 400;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kAlreadyExists:
-      return 409;
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kAlreadyExists: return 409;
     case StatusCode::kResourceExhausted:
-    case StatusCode::kUnavailable:
-      return 503;
-    case StatusCode::kNotSupported:
-      return 501;
-    default:
-      return 500;
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kNotSupported: return 501;
+    default: return 500;
   }
 }
 

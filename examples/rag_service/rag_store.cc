@@ -53,20 +53,13 @@ Result<std::unique_ptr<vecperf::Index>> make_empty_index(int64_t dim) {
 
 const char* stage_name(Stage stage) {
   switch (stage) {
-    case Stage::kCacheLookup:
-      return "cache_lookup";
-    case Stage::kEmbedding:
-      return "embedding";
-    case Stage::kLogAppend:
-      return "log_append";
-    case Stage::kIndexAdd:
-      return "index_add";
-    case Stage::kIndexSearch:
-      return "index_search";
-    case Stage::kSerialization:
-      return "serialization";
-    case Stage::kCount:
-      break;
+    case Stage::kCacheLookup: return "cache_lookup";
+    case Stage::kEmbedding: return "embedding";
+    case Stage::kLogAppend: return "log_append";
+    case Stage::kIndexAdd: return "index_add";
+    case Stage::kIndexSearch: return "index_search";
+    case Stage::kSerialization: return "serialization";
+    case Stage::kCount: break;
   }
   return "unknown";
 }

@@ -24,7 +24,7 @@ enum class DatasetFormat : int {
   kIbin = 5,   ///< big-ann .ibin: uint32 rows, uint32 dim, rows x dim int32 [, rows x dim float32].
   kU8bin = 6,  ///< big-ann .u8bin: uint32 rows, uint32 dim, then rows x dim uint8 (read as float).
   kNpy = 7,    ///< NumPy .npy v1-v3: '<f4', '<i4' or '<i8', C order, 1-D (one row) or 2-D.
-  kHdf5 = 8,   ///< ann-benchmarks .hdf5/.h5 (train, test, neighbors, distances); see hdf5_supported.
+  kHdf5 = 8,  ///< ann-benchmarks .hdf5/.h5 (train, test, neighbors, distances); see hdf5_supported.
 };
 
 VECPERF_EXPORT const char* dataset_format_name(DatasetFormat format);  ///< "fvecs", ..., "auto"

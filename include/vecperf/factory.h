@@ -92,8 +92,8 @@ struct TunedIndex {
 /// much smaller nprobe or ef_search. A Flat plan is returned untuned (recall 1). When the
 /// target is out of reach the index keeps the best knob and `tuning.met_target` is false.
 /// Errors: as make_index(), Index::add() and tune_held_out(); nothing is returned on error.
-VECPERF_EXPORT Result<TunedIndex> build_tuned(const IndexPlan& plan, IdSpan ids,
-                                              MatrixView vectors, const BuildOptions& options = {});
+VECPERF_EXPORT Result<TunedIndex> build_tuned(const IndexPlan& plan, IdSpan ids, MatrixView vectors,
+                                              const BuildOptions& options = {});
 
 /// Estimated bytes an index built with `options` holds once it stores `n` vectors: vectors or
 /// codes, IVF centroids and list ids, HNSW links, and the id map. An estimate (allocator slack and

@@ -26,11 +26,11 @@ struct BatchOptions {
 
 /// What one search_batch() call measured.
 struct BatchReport {
-  int64_t queries = 0;       ///< queries searched
-  int k = 0;                 ///< neighbours per query (SearchOptions::k)
-  int64_t batches = 0;       ///< Index::search calls made
-  double wall_seconds = 0;   ///< from the first call's start to the last call's end
-  double qps = 0;            ///< queries / wall_seconds (0 when no time could be measured)
+  int64_t queries = 0;      ///< queries searched
+  int k = 0;                ///< neighbours per query (SearchOptions::k)
+  int64_t batches = 0;      ///< Index::search calls made
+  double wall_seconds = 0;  ///< from the first call's start to the last call's end
+  double qps = 0;           ///< queries / wall_seconds (0 when no time could be measured)
   /// Latency of one batch (one Index::search call), in milliseconds, from the shared latency
   /// histogram (each within ~3% of the exact percentile).
   double batch_p50_ms = 0;

@@ -32,8 +32,8 @@ struct SpanSource : std::false_type {};
 // elements usable as T (the same type, or T adds const) and size(). Rvalues only for const T or a
 // view, as std::span allows.
 template <typename C, typename T>
-struct SpanSource<C, T, std::void_t<decltype(std::declval<C&>().data()),
-                                    decltype(std::declval<C&>().size())>> {
+struct SpanSource<
+    C, T, std::void_t<decltype(std::declval<C&>().data()), decltype(std::declval<C&>().size())>> {
   using Bare = std::remove_cv_t<std::remove_reference_t<C>>;
   using Data = decltype(std::declval<C&>().data());
   static constexpr bool value =

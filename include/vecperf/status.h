@@ -41,12 +41,20 @@ class [[nodiscard]] VECPERF_EXPORT Status {
   ~Status() = default;
 
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {StatusCode::kInvalidArgument, std::move(msg)};
+  }
   static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
-  static Status AlreadyExists(std::string msg) { return {StatusCode::kAlreadyExists, std::move(msg)}; }
-  static Status ResourceExhausted(std::string msg) { return {StatusCode::kResourceExhausted, std::move(msg)}; }
+  static Status AlreadyExists(std::string msg) {
+    return {StatusCode::kAlreadyExists, std::move(msg)};
+  }
+  static Status ResourceExhausted(std::string msg) {
+    return {StatusCode::kResourceExhausted, std::move(msg)};
+  }
   static Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
-  static Status NotSupported(std::string msg) { return {StatusCode::kNotSupported, std::move(msg)}; }
+  static Status NotSupported(std::string msg) {
+    return {StatusCode::kNotSupported, std::move(msg)};
+  }
   static Status Corruption(std::string msg) { return {StatusCode::kCorruption, std::move(msg)}; }
   static Status IOError(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
@@ -54,7 +62,9 @@ class [[nodiscard]] VECPERF_EXPORT Status {
   bool ok() const { return rep_ == nullptr; }
   StatusCode code() const { return rep_ ? rep_->code : StatusCode::kOk; }
   /// The message alone; empty for OK.
-  std::string_view message() const { return rep_ ? std::string_view(rep_->message) : std::string_view(); }
+  std::string_view message() const {
+    return rep_ ? std::string_view(rep_->message) : std::string_view();
+  }
   /// "Code: message", or "OK".
   std::string to_string() const;
 
@@ -73,9 +83,10 @@ class [[nodiscard]] VECPERF_EXPORT Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
-    if (status_.ok()) status_ = Status::Internal("Result constructed from an OK status without a value");
+    if (status_.ok())
+      status_ = Status::Internal("Result constructed from an OK status without a value");
   }
 
   bool ok() const { return value_.has_value(); }
@@ -99,8 +110,8 @@ class [[nodiscard]] Result {
 }  // namespace vecperf
 
 /// Returns early from the enclosing function when `expr` yields a non-OK Status.
-#define VECPERF_RETURN_IF_ERROR(expr)                 \
-  do {                                                \
-    ::vecperf::Status vecperf_status_ = (expr);       \
+#define VECPERF_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::vecperf::Status vecperf_status_ = (expr);        \
     if (!vecperf_status_.ok()) return vecperf_status_; \
   } while (false)

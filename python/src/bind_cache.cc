@@ -53,13 +53,15 @@ class PyCache {
 /// None -> `none_value`; an int of seconds or a datetime.timedelta.
 int64_t seconds(py::object ttl, int64_t none_value) {
   if (ttl.is_none()) return none_value;
-  if (py::hasattr(ttl, "total_seconds")) return cast_arg<int64_t>(ttl.attr("total_seconds")().attr("__int__")(), "ttl");
+  if (py::hasattr(ttl, "total_seconds"))
+    return cast_arg<int64_t>(ttl.attr("total_seconds")().attr("__int__")(), "ttl");
   return cast_arg<int64_t>(ttl, "ttl");
 }
 
 PyCache open_cache(std::optional<std::filesystem::path> path, int64_t dim, std::string model,
                    std::string model_version, uint64_t ram_bytes, int ram_shards, py::object dtype,
-                   py::object ttl, bool sync, const std::string& tiering, uint64_t disk_max_entries) {
+                   py::object ttl, bool sync, const std::string& tiering,
+                   uint64_t disk_max_entries) {
   CacheOptions o;
   o.path = path ? path->string() : "";
   o.dim = dim;
@@ -68,7 +70,8 @@ PyCache open_cache(std::optional<std::filesystem::path> path, int64_t dim, std::
   o.ram_budget_bytes = ram_bytes;
   o.ram_shards = ram_shards;
   // numpy spells the dtype: "float16", np.float16 and np.dtype("f2") are all accepted.
-  const std::string dtype_name = py::str(py::module_::import("numpy").attr("dtype")(dtype).attr("name"));
+  const std::string dtype_name =
+      py::str(py::module_::import("numpy").attr("dtype")(dtype).attr("name"));
   o.dtype = value_or_throw(parse_cache_dtype(dtype_name));
   o.ttl_seconds = seconds(ttl, 0);
   o.durability = sync ? CacheDurability::kSyncEachWrite : CacheDurability::kProcessCrash;
@@ -145,11 +148,13 @@ struct EmbedCall {
     py::gil_scoped_acquire gil;
     try {
       py::list batch(texts.size());
-      for (size_t i = 0; i < texts.size(); ++i) batch[i] = py::str(texts[i].data(), texts[i].size());
+      for (size_t i = 0; i < texts.size(); ++i)
+        batch[i] = py::str(texts[i].data(), texts[i].size());
       Matrix m = to_matrix(fn(batch), dim, "embed_fn result");
       if (m.view.rows != static_cast<int64_t>(texts.size())) {
         throw py::value_error("embed_fn result: expected shape (" + std::to_string(texts.size()) +
-                              ", " + std::to_string(dim) + "), got " + std::to_string(m.view.rows) + " rows");
+                              ", " + std::to_string(dim) + "), got " + std::to_string(m.view.rows) +
+                              " rows");
       }
       out->assign(m.view.data, m.view.data + m.view.rows * m.view.dim);
       done += m.view.rows;
@@ -177,7 +182,8 @@ py::array_t<float> get_or_compute(const PyCache& self, py::object texts, py::obj
   if (!PyCallable_Check(embed_fn.ptr())) throw py::type_error("embed_fn: expected a callable");
   Texts t = to_texts(texts);
   const auto total = static_cast<int64_t>(t.views.size());
-  EmbedCall call{embed_fn, cache->dim(), resolve_progress(progress, "vecperf: embedding"), total, 0, {}, {}};
+  EmbedCall call{
+      embed_fn, cache->dim(), resolve_progress(progress, "vecperf: embedding"), total, 0, {}, {}};
   py::array_t<float> out({static_cast<int64_t>(t.views.size()), cache->dim()});
   float* data = out.mutable_data();
   Status status;
@@ -208,8 +214,8 @@ py::dict stats(const PyCache& self) {
     py::gil_scoped_release release;
     s = cache->stats();
   }
-  return py::dict("ram"_a = tier_stats(s.ram), "disk"_a = tier_stats(s.disk), "lookups"_a = s.lookups,
-                  "hit_rate"_a = s.hit_rate, "computed"_a = s.computed,
+  return py::dict("ram"_a = tier_stats(s.ram), "disk"_a = tier_stats(s.disk),
+                  "lookups"_a = s.lookups, "hit_rate"_a = s.hit_rate, "computed"_a = s.computed,
                   "corrupt_records"_a = s.corrupt_records, "get_latency"_a = latency(s.get_latency),
                   "put_latency"_a = latency(s.put_latency));
 }
@@ -218,12 +224,12 @@ std::string repr(const PyCache& self) {
   if (self.closed()) return "<vecperf.EmbeddingCache (closed)>";
   const CacheOptions& o = self.get()->options();
   return "<vecperf.EmbeddingCache model=" + std::string(py::repr(py::str(o.model))) +
-         " dim=" + std::to_string(o.dim) +
-         " dtype=" + cache_dtype_name(o.dtype) +
+         " dim=" + std::to_string(o.dim) + " dtype=" + cache_dtype_name(o.dtype) +
          " path=" + (o.path.empty() ? "None" : std::string(py::repr(py::str(o.path)))) + ">";
 }
 
-constexpr const char* kCacheDoc = R"doc(Embedding cache: text -> vector, keyed by a content hash of (model,
+constexpr const char* kCacheDoc =
+    R"doc(Embedding cache: text -> vector, keyed by a content hash of (model,
 model_version, dim, text), in an LRU RAM tier over an optional RocksDB disk tier.
 
 EmbeddingCache(path=None, *, dim, model, model_version="", ram_bytes=256 MiB, ram_shards=16,
@@ -262,10 +268,13 @@ void bind_cache(py::module_& m) {
 
 vectors: float32 (n, dim), row i the vector of texts[i] or zeros on a miss; found: bool (n,).
 A miss, an expired or a corrupt entry is not an error.)doc")
-      .def("put", [](const PyCache& self, py::object text, py::object vector, py::object ttl) {
-             put_many(self, py::make_tuple(text), vector, ttl);
-           }, "text"_a, "vector"_a, "ttl"_a = py::none(),
-           "Stores one vector (dim,) for text; ttl overrides the default lifetime (0: forever).")
+      .def(
+          "put",
+          [](const PyCache& self, py::object text, py::object vector, py::object ttl) {
+            put_many(self, py::make_tuple(text), vector, ttl);
+          },
+          "text"_a, "vector"_a, "ttl"_a = py::none(),
+          "Stores one vector (dim,) for text; ttl overrides the default lifetime (0: forever).")
       .def("put_many", &put_many, "texts"_a, "vectors"_a, "ttl"_a = py::none(),
            R"doc(Stores row i of vectors (n, dim) for texts[i], replacing previous values.
 
@@ -282,31 +291,44 @@ result shape raises ValueError.
 progress: True shows a progress bar on a TTY; a callable receives (done, total) with total =
 len(texts), done = texts embedded so far, and (total, total) when the call completes (texts
 found in the cache, or computed by another thread, are counted then).)doc")
-      .def("flush", [](const PyCache& self) {
-             std::shared_ptr<EmbeddingCache> cache = self.get();
-             Status status;
-             {
-               py::gil_scoped_release release;
-               status = cache->flush();
-             }
-             throw_if_error(status);
-           }, "Makes every acknowledged write durable (fsyncs the disk tier's log).")
+      .def(
+          "flush",
+          [](const PyCache& self) {
+            std::shared_ptr<EmbeddingCache> cache = self.get();
+            Status status;
+            {
+              py::gil_scoped_release release;
+              status = cache->flush();
+            }
+            throw_if_error(status);
+          },
+          "Makes every acknowledged write durable (fsyncs the disk tier's log).")
       .def("close", &PyCache::close,
            "Flushes and closes the cache (idempotent); the directory can then be reopened.")
-      .def("stats", &stats, "Counters and latency percentiles as a dict (ram, disk, lookups, hit_rate, ...).")
-      .def("prometheus", [](const PyCache& self) {
-             std::shared_ptr<EmbeddingCache> cache = self.get();
-             py::gil_scoped_release release;
-             return cache->stats_prometheus();
-           }, "Stats in the Prometheus text exposition format.")
-      .def("key", [](const PyCache& self, const std::string& text) { return self.get()->key(text).to_hex(); },
-           "text"_a, "The 32-hex-digit content hash of text under this cache's model, version and dim.")
+      .def("stats", &stats,
+           "Counters and latency percentiles as a dict (ram, disk, lookups, hit_rate, ...).")
+      .def(
+          "prometheus",
+          [](const PyCache& self) {
+            std::shared_ptr<EmbeddingCache> cache = self.get();
+            py::gil_scoped_release release;
+            return cache->stats_prometheus();
+          },
+          "Stats in the Prometheus text exposition format.")
+      .def(
+          "key",
+          [](const PyCache& self, const std::string& text) {
+            return self.get()->key(text).to_hex();
+          },
+          "text"_a,
+          "The 32-hex-digit content hash of text under this cache's model, version and dim.")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](PyCache& self, py::args) { self.close(); })
       .def("__repr__", &repr)
       .def_property_readonly("closed", &PyCache::closed)
       .def_property_readonly("dim", [](const PyCache& self) { return self.get()->dim(); })
-      .def_property_readonly("model", [](const PyCache& self) { return self.get()->options().model; })
+      .def_property_readonly("model",
+                             [](const PyCache& self) { return self.get()->options().model; })
       .def_property_readonly("path", [](const PyCache& self) -> py::object {
         const std::string& path = self.get()->options().path;
         return path.empty() ? py::none() : py::object(py::str(path));

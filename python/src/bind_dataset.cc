@@ -102,8 +102,8 @@ vecperf.CorruptionError (malformed file, with the byte offset), vecperf.Error (c
 (values must then be integers in 0..255). format: None takes it from the extension.
 Raises ValueError (a format without floats, a value that does not fit, dim outside 1..65536),
 OSError; a previous file is kept on error.)doc");
-  m.def("compute_ground_truth", &ground_truth, "base"_a, "queries"_a, "k"_a,
-        "metric"_a = "l2", py::kw_only(), "num_threads"_a = 0,
+  m.def("compute_ground_truth", &ground_truth, "base"_a, "queries"_a, "k"_a, "metric"_a = "l2",
+        py::kw_only(), "num_threads"_a = 0,
         R"doc(Exact top-k neighbours of each query in base (row numbers), by a multithreaded scan.
 
 Returns (distances, ids) of shape (nq, k), nearest first, in vecperf's units (squared L2,

@@ -105,7 +105,8 @@ py::dict params_of(const IndexOptions& o) {
 PyIndex from_spec(const std::string& spec, py::object dim, py::object metric) {
   IndexOptions o = value_or_throw(parse_index_spec(spec));
   if (!dim.is_none()) o.dim = cast_arg<int64_t>(dim, "dim");
-  if (!metric.is_none()) o.metric = value_or_throw(parse_metric(cast_arg<std::string>(metric, "metric")));
+  if (!metric.is_none())
+    o.metric = value_or_throw(parse_metric(cast_arg<std::string>(metric, "metric")));
   return wrap(value_or_throw(make_index(o)), 0);
 }
 
@@ -118,7 +119,8 @@ PyIndex make(int64_t dim, const std::string& metric, const std::string& kind, py
   apply_params(o, params);
   if (!progress.is_none()) {
     if (o.kind != IndexKind::kAuto) {
-      throw py::value_error("progress: only kind='auto' has long operations to report (migrations)");
+      throw py::value_error(
+          "progress: only kind='auto' has long operations to report (migrations)");
     }
     o.auto_index.on_progress = to_progress(resolve_progress(progress, "vecperf: migrating index"));
   }
@@ -135,7 +137,8 @@ py::array add(PyIndex& self, py::object vectors, py::object ids, py::object prog
     // threads), so concurrent implicit adds get disjoint ranges.
     const int64_t first = self.next_id;
     self.next_id += v.view.rows;
-    ids = py::module_::import("numpy").attr("arange")(first, first + v.view.rows, "dtype"_a = "int64");
+    ids = py::module_::import("numpy").attr("arange")(first, first + v.view.rows,
+                                                      "dtype"_a = "int64");
   }
   Ids i = to_ids(ids, "ids");
   const AddProgressCallback callback = report.callback();
@@ -247,7 +250,8 @@ py::object plan_workload(int64_t n, int64_t dim, const std::string& metric, py::
   return py::cast(value_or_throw(plan(w)));
 }
 
-constexpr const char* kIndexDoc = R"doc(A vector index: exact Flat, IVF, HNSW, or an Auto index that migrates itself
+constexpr const char* kIndexDoc =
+    R"doc(A vector index: exact Flat, IVF, HNSW, or an Auto index that migrates itself
 from Flat to IVF to HNSW as it grows.
 
 Index(dim, metric="l2", kind="auto", *, progress=None, **params)
@@ -293,7 +297,8 @@ Index* index_or_null(py::handle object) {
 Index& index_of(py::handle object, const char* what) {
   Index* index = index_or_null(object);
   if (index == nullptr) {
-    throw py::type_error(std::string(what) + ": expected a vecperf.Index, got " + type_name(object));
+    throw py::type_error(std::string(what) + ": expected a vecperf.Index, got " +
+                         type_name(object));
   }
   return *index;
 }
@@ -312,8 +317,7 @@ The spec is the kind, then name=value options (the keywords Index() takes, e.g.
 dim= and metric= itself, and the dim and metric arguments override them. Plan.spec and the
 vecperf-bench --index flag use the same form. ValueError for a malformed spec, an unknown kind
 or option, or a value out of range.)doc")
-      .def("add", &add, "vectors"_a, "ids"_a = py::none(), py::kw_only(),
-           "progress"_a = py::none(),
+      .def("add", &add, "vectors"_a, "ids"_a = py::none(), py::kw_only(), "progress"_a = py::none(),
            R"doc(Adds vectors (n, dim) with ids (n,) of non-negative int64, all or nothing.
 
 ids=None assigns consecutive ids after the largest id added through this object (for a loaded
@@ -333,32 +337,40 @@ nprobe (IVF), ef_search (HNSW) and rerank (compressed IVF) override the index de
 call only; num_threads=0 uses every core, 1 runs on the calling thread.)doc")
       .def("remove", &remove, "ids"_a,
            "Removes the given ids, all or nothing: KeyError names an id that is not present.")
-      .def("save", [](const PyIndex& self, const std::filesystem::path& path) {
-             Status status;
-             {
-               py::gil_scoped_release release;
-               status = self.index->save(path.string());
-             }
-             throw_if_error(status, /*file_call=*/true);
-           }, "path"_a,
-           "Writes the index to path (str or os.PathLike) atomically; vecperf.load() reads it.")
+      .def(
+          "save",
+          [](const PyIndex& self, const std::filesystem::path& path) {
+            Status status;
+            {
+              py::gil_scoped_release release;
+              status = self.index->save(path.string());
+            }
+            throw_if_error(status, /*file_call=*/true);
+          },
+          "path"_a,
+          "Writes the index to path (str or os.PathLike) atomically; vecperf.load() reads it.")
       .def("to_bytes", &index_to_bytes,
            "The bytes save() would write (the same format and checksums), as bytes; "
            "vecperf.from_bytes() reads them back.")
       .def("get_vector", &get_vector, "id"_a,
            "The stored copy of vector id (normalised for cosine, decoded for compressed IVF); "
            "KeyError if absent.")
-      .def("describe", [](const PyIndex& self) { return self.index->describe(); },
-           py::call_guard<py::gil_scoped_release>(),
-           "One line naming the backend and its parameters.")
-      .def("memory_bytes", [](const PyIndex& self) { return self.index->memory_bytes(); },
-           py::call_guard<py::gil_scoped_release>(),
-           "Bytes of memory held by the index (vectors, graph or lists, id map).")
-      .def("__len__", [](const PyIndex& self) { return self.index->size(); },
-           py::call_guard<py::gil_scoped_release>(), "Number of live vectors.")
-      .def("__contains__", [](const PyIndex& self, int64_t id) { return self.index->contains(id); }, "id"_a,
-           py::call_guard<py::gil_scoped_release>(), "True when id is in the index.")
-      .def("__repr__", [](const PyIndex& self) {
+      .def(
+          "describe", [](const PyIndex& self) { return self.index->describe(); },
+          py::call_guard<py::gil_scoped_release>(),
+          "One line naming the backend and its parameters.")
+      .def(
+          "memory_bytes", [](const PyIndex& self) { return self.index->memory_bytes(); },
+          py::call_guard<py::gil_scoped_release>(),
+          "Bytes of memory held by the index (vectors, graph or lists, id map).")
+      .def(
+          "__len__", [](const PyIndex& self) { return self.index->size(); },
+          py::call_guard<py::gil_scoped_release>(), "Number of live vectors.")
+      .def(
+          "__contains__", [](const PyIndex& self, int64_t id) { return self.index->contains(id); },
+          "id"_a, py::call_guard<py::gil_scoped_release>(), "True when id is in the index.")
+      .def("__repr__",
+           [](const PyIndex& self) {
              std::string d;
              {
                py::gil_scoped_release release;
@@ -366,47 +378,57 @@ call only; num_threads=0 uses every core, 1 runs on the calling thread.)doc")
              }
              return "<vecperf.Index " + d + ">";
            })
-      .def_property_readonly("dim", [](const PyIndex& self) { return self.dim; },
-                             "Vector dimension.")
-      .def_property_readonly("metric", [](const PyIndex& self) { return metric_name(self.index->metric()); },
-                             "'l2', 'ip' or 'cosine'.")
-      .def_property_readonly("kind", [](const PyIndex& self) { return index_kind_name(self.index->kind()); },
-                             "'flat', 'ivf', 'hnsw' or 'auto'.")
-      .def_property_readonly("default_search_options", [](const PyIndex& self) {
-             SearchOptions defaults;
-             {
-               py::gil_scoped_release release;
-               defaults = self.index->default_search_options();
-             }
-             return search_knobs(defaults);
-           },
-           "The knobs a search uses when it does not pass them, as a dict {'nprobe', "
-           "'ef_search', 'rerank'} (0 where the backend has no such knob); vecperf.tune() and "
-           "vecperf.apply_tuning_profile() set them, and save() keeps them.");
+      .def_property_readonly(
+          "dim", [](const PyIndex& self) { return self.dim; }, "Vector dimension.")
+      .def_property_readonly(
+          "metric", [](const PyIndex& self) { return metric_name(self.index->metric()); },
+          "'l2', 'ip' or 'cosine'.")
+      .def_property_readonly(
+          "kind", [](const PyIndex& self) { return index_kind_name(self.index->kind()); },
+          "'flat', 'ivf', 'hnsw' or 'auto'.")
+      .def_property_readonly(
+          "default_search_options",
+          [](const PyIndex& self) {
+            SearchOptions defaults;
+            {
+              py::gil_scoped_release release;
+              defaults = self.index->default_search_options();
+            }
+            return search_knobs(defaults);
+          },
+          "The knobs a search uses when it does not pass them, as a dict {'nprobe', "
+          "'ef_search', 'rerank'} (0 where the backend has no such knob); vecperf.tune() and "
+          "vecperf.apply_tuning_profile() set them, and save() keeps them.");
 
   py::class_<IndexPlan>(m, "Plan",
                         "The factory's choice for a workload (see vecperf.plan): kind, params, "
                         "estimated memory and the rationale.")
-      .def_property_readonly("kind", [](const IndexPlan& p) { return index_kind_name(p.options.kind); },
-                             "Chosen backend: 'flat', 'ivf' or 'hnsw'.")
+      .def_property_readonly(
+          "kind", [](const IndexPlan& p) { return index_kind_name(p.options.kind); },
+          "Chosen backend: 'flat', 'ivf' or 'hnsw'.")
       .def_property_readonly("dim", [](const IndexPlan& p) { return p.options.dim; })
-      .def_property_readonly("metric", [](const IndexPlan& p) { return metric_name(p.options.metric); })
-      .def_property_readonly("params", [](const IndexPlan& p) { return params_of(p.options); },
-                             "Backend parameters: Index(plan.dim, plan.metric, plan.kind, **plan.params) "
-                             "builds the planned index.")
-      .def_property_readonly("spec", [](const IndexPlan& p) { return index_spec(p.options); },
-                             "The planned index as a spec: Index.from_spec(plan.spec) builds it.")
-      .def_readonly("rationale", &IndexPlan::rationale, "Which rule fired and why, with the numbers.")
+      .def_property_readonly("metric",
+                             [](const IndexPlan& p) { return metric_name(p.options.metric); })
+      .def_property_readonly(
+          "params", [](const IndexPlan& p) { return params_of(p.options); },
+          "Backend parameters: Index(plan.dim, plan.metric, plan.kind, **plan.params) "
+          "builds the planned index.")
+      .def_property_readonly(
+          "spec", [](const IndexPlan& p) { return index_spec(p.options); },
+          "The planned index as a spec: Index.from_spec(plan.spec) builds it.")
+      .def_readonly("rationale", &IndexPlan::rationale,
+                    "Which rule fired and why, with the numbers.")
       .def_readonly("estimated_memory_bytes", &IndexPlan::estimated_memory_bytes,
                     "Estimated bytes once the index holds the planned number of vectors.")
       .def_readonly("target_recall", &IndexPlan::target_recall)
-      .def("make_index", [](const IndexPlan& p) { return wrap(value_or_throw(make_index(p)), 0); },
-           "Creates the empty index this plan describes.")
+      .def(
+          "make_index", [](const IndexPlan& p) { return wrap(value_or_throw(make_index(p)), 0); },
+          "Creates the empty index this plan describes.")
       .def("__repr__", [](const IndexPlan& p) {
-             return "<vecperf.Plan kind=" + std::string(index_kind_name(p.options.kind)) +
-                    " params=" + std::string(py::str(params_of(p.options))) +
-                    " estimated_memory_bytes=" + std::to_string(p.estimated_memory_bytes) + ">";
-           });
+        return "<vecperf.Plan kind=" + std::string(index_kind_name(p.options.kind)) +
+               " params=" + std::string(py::str(params_of(p.options))) +
+               " estimated_memory_bytes=" + std::to_string(p.estimated_memory_bytes) + ">";
+      });
 
   m.def("plan", &plan_workload, "n"_a, "dim"_a, "metric"_a = "l2", py::kw_only(),
         "memory_budget"_a = py::none(), "target_recall"_a = 0.95,
@@ -416,20 +438,23 @@ memory_budget: most bytes the index may use (None or 0: unlimited). target_recal
 the approximate backends are tuned for, in (0, 1]. Returns a vecperf.Plan; plan.make_index()
 creates the index. ValueError for a bad argument; vecperf.Error (code 'ResourceExhausted') when
 even the smallest index exceeds the budget.)doc");
-  m.def("option_fields", [](const std::string& kind) {
-          py::list out;
-          for (const OptionInfo& f : index_option_fields(value_or_throw(parse_index_kind(kind)))) {
-            const char* type = f.type == OptionType::kInt     ? "int"
-                               : f.type == OptionType::kFloat ? "float"
-                               : f.type == OptionType::kBool  ? "bool"
-                                                              : "str";
-            out.append(py::dict("name"_a = f.name, "type"_a = type, "default"_a = f.default_value,
-                                "allowed"_a = f.allowed));
-          }
-          return out;
-        }, "kind"_a,
-        "The construction parameters of an index kind: a list of dicts {'name', 'type', "
-        "'default', 'allowed'} in the order of the C++ options struct.");
+  m.def(
+      "option_fields",
+      [](const std::string& kind) {
+        py::list out;
+        for (const OptionInfo& f : index_option_fields(value_or_throw(parse_index_kind(kind)))) {
+          const char* type = f.type == OptionType::kInt     ? "int"
+                             : f.type == OptionType::kFloat ? "float"
+                             : f.type == OptionType::kBool  ? "bool"
+                                                            : "str";
+          out.append(py::dict("name"_a = f.name, "type"_a = type, "default"_a = f.default_value,
+                              "allowed"_a = f.allowed));
+        }
+        return out;
+      },
+      "kind"_a,
+      "The construction parameters of an index kind: a list of dicts {'name', 'type', "
+      "'default', 'allowed'} in the order of the C++ options struct.");
   m.def("gpu_available", &gpu_available,
         "True when vecperf was built with CUDA and a CUDA device can be used (kind='gpu_flat').");
   m.def("from_bytes", &index_from_bytes, "data"_a,

@@ -34,8 +34,9 @@ void set_name(py::object object, std::string name) {
   const Index* index = index_or_null(object);
   std::shared_ptr<EmbeddingCache> cache = index == nullptr ? cache_or_null(object) : nullptr;
   if (index == nullptr && cache == nullptr) {
-    throw py::type_error("set_metrics_name: expected a vecperf.Index or vecperf.EmbeddingCache, got " +
-                         type_name(object));
+    throw py::type_error(
+        "set_metrics_name: expected a vecperf.Index or vecperf.EmbeddingCache, got " +
+        type_name(object));
   }
   py::gil_scoped_release release;
   if (index != nullptr) {
@@ -58,7 +59,8 @@ py::tuple merge(py::sequence shards, int k) {
     const std::string where = "shards[" + std::to_string(s) + "]";
     py::object pair = shards[s];
     // A tuple or list only: a 2-row array is a sequence of two too, and is surely a mistake.
-    if (!(py::isinstance<py::tuple>(pair) || py::isinstance<py::list>(pair)) || py::len(pair) != 2) {
+    if (!(py::isinstance<py::tuple>(pair) || py::isinstance<py::list>(pair)) ||
+        py::len(pair) != 2) {
       throw py::type_error(where + ": expected a (distances, ids) pair as Index.search returns");
     }
     distances.push_back(to_matrix(pair[py::int_(0)], -1, (where + " distances").c_str()));
@@ -103,14 +105,15 @@ void bind_metrics(py::module_& m) {
         "Label of an Index (`index`) or EmbeddingCache (`cache`) in metrics and the report; '' "
         "restores the default 'index<N>' / 'cache<N>'. When two live objects share a name, the "
         "later one is shown as '<name>-<N>'. TypeError for another object. Thread-safe.");
-  m.def("set_memory_budget",
-        [](py::object index, size_t budget) {
-          const Index& target = index_of(index, "index");
-          py::gil_scoped_release release;
-          set_memory_budget(target, budget);
-        },
-        "index"_a, "budget_bytes"_a,
-        "Memory budget of one index in bytes, for the report's memory warning; 0 removes it.");
+  m.def(
+      "set_memory_budget",
+      [](py::object index, size_t budget) {
+        const Index& target = index_of(index, "index");
+        py::gil_scoped_release release;
+        set_memory_budget(target, budget);
+      },
+      "index"_a, "budget_bytes"_a,
+      "Memory budget of one index in bytes, for the report's memory warning; 0 removes it.");
   m.def("merge_results", &merge, "shards"_a, "k"_a,
         R"doc(Merges several shards' search results for the same queries into one global top-k.
 

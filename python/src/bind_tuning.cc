@@ -13,8 +13,8 @@ namespace {
 
 using namespace pybind11::literals;
 
-TuningOptions tuning_options(int num_threads, bool apply, double time_budget, int64_t latency_queries,
-                             int max_ef_search, py::object progress) {
+TuningOptions tuning_options(int num_threads, bool apply, double time_budget,
+                             int64_t latency_queries, int max_ef_search, py::object progress) {
   TuningOptions o;
   o.num_threads = num_threads;
   o.apply = apply;
@@ -64,8 +64,7 @@ std::string repr(const TuningResult& r) {
   std::string s = "<vecperf.TuningResult kind=" + std::string(index_kind_name(r.kind));
   if (!r.knob.empty()) s += " " + r.knob + "=" + std::to_string(r.value);
   s += " recall=" + fixed(r.recall, 4) + " target=" + fixed(r.target_recall, 4) +
-       " k=" + std::to_string(r.k) +
-       " met_target=" + (r.met_target ? "True" : "False") +
+       " k=" + std::to_string(r.k) + " met_target=" + (r.met_target ? "True" : "False") +
        " applied=" + (r.applied ? "True" : "False");
   if (r.latency_queries > 0) {
     s += " p50_ms=" + fixed(r.latency_p50_ms, 3) + " p99_ms=" + fixed(r.latency_p99_ms, 3);
@@ -73,7 +72,8 @@ std::string repr(const TuningResult& r) {
   return s + ">";
 }
 
-constexpr const char* kTuneDoc = R"doc(Finds the smallest nprobe (IVF) or ef_search (HNSW) whose recall@k on `queries` reaches
+constexpr const char* kTuneDoc =
+    R"doc(Finds the smallest nprobe (IVF) or ef_search (HNSW) whose recall@k on `queries` reaches
 target_recall, measures its latency and throughput, and (apply=True) stores it as the index's
 default search knobs (index.default_search_options).
 
@@ -89,7 +89,8 @@ a message. Flat (exact) indexes return recall 1 at once. Raises ValueError for a
 an empty index. Runs without the GIL; other threads may search meanwhile, but the result is
 meaningless if the index changes during tuning.)doc";
 
-constexpr const char* kTuneHeldOutDoc = R"doc(As tune(), with sample_size vectors drawn from the index itself (seeded by `seed`) as queries,
+constexpr const char* kTuneHeldOutDoc =
+    R"doc(As tune(), with sample_size vectors drawn from the index itself (seeded by `seed`) as queries,
 for a built index when no real queries are at hand. Each query's own id is excluded from its
 neighbours. The estimate is good for IVF and optimistic for HNSW (the result's message says so).
 ValueError when the index holds fewer than two vectors.)doc";
@@ -100,18 +101,19 @@ void bind_tuning(py::module_& m) {
   py::class_<TuningResult>(m, "TuningResult",
                            "What vecperf.tune() chose and measured; also a profile that to_json() "
                            "exports and vecperf.parse_tuning_profile() reads back. Read-only.")
-      .def_property_readonly("kind", [](const TuningResult& r) { return index_kind_name(r.kind); },
-                             "Backend whose knob was tuned: 'ivf', 'hnsw', 'flat' (an auto index: "
-                             "its current stage).")
+      .def_property_readonly(
+          "kind", [](const TuningResult& r) { return index_kind_name(r.kind); },
+          "Backend whose knob was tuned: 'ivf', 'hnsw', 'flat' (an auto index: "
+          "its current stage).")
       .def_readonly("knob", &TuningResult::knob,
                     "'nprobe', 'ef_search', or '' when searches are exact and there was nothing to "
                     "tune.")
       .def_readonly("value", &TuningResult::value, "The chosen value of knob (0 when knob is '').")
       .def_readonly("min_value", &TuningResult::min_value, "Lower end of the range searched.")
       .def_readonly("max_value", &TuningResult::max_value, "Upper end of the range searched.")
-      .def_property_readonly("search_options",
-                             [](const TuningResult& r) { return search_knobs(r.search_options); },
-                             "The chosen knobs as a dict {'nprobe', 'ef_search', 'rerank'}.")
+      .def_property_readonly(
+          "search_options", [](const TuningResult& r) { return search_knobs(r.search_options); },
+          "The chosen knobs as a dict {'nprobe', 'ef_search', 'rerank'}.")
       .def_readonly("target_recall", &TuningResult::target_recall)
       .def_readonly("k", &TuningResult::k)
       .def_readonly("recall", &TuningResult::recall,
@@ -144,29 +146,31 @@ void bind_tuning(py::module_& m) {
         "latency_queries"_a = TuningOptions{}.latency_queries,
         "max_ef_search"_a = TuningOptions{}.max_ef_search, "progress"_a = py::none(), kTuneDoc);
   m.def("tune_held_out", &tune_index_held_out, "index"_a, "target_recall"_a, "k"_a = 10,
-        py::kw_only(), "sample_size"_a = TuningOptions{}.sample_size, "seed"_a = TuningOptions{}.seed,
-        "num_threads"_a = 0, "apply"_a = true, "time_budget"_a = 0.0,
-        "latency_queries"_a = TuningOptions{}.latency_queries,
+        py::kw_only(), "sample_size"_a = TuningOptions{}.sample_size,
+        "seed"_a = TuningOptions{}.seed, "num_threads"_a = 0, "apply"_a = true,
+        "time_budget"_a = 0.0, "latency_queries"_a = TuningOptions{}.latency_queries,
         "max_ef_search"_a = TuningOptions{}.max_ef_search, "progress"_a = py::none(),
         kTuneHeldOutDoc);
-  m.def("parse_tuning_profile",
-        [](const std::string& text) { return value_or_throw(parse_tuning_profile(text)); }, "text"_a,
-        "Reads a profile written by TuningResult.to_json(). ValueError for malformed JSON (with "
-        "line and column), a missing or out-of-range member; vecperf.Error (code 'NotSupported') "
-        "for a newer format version.");
-  m.def("apply_tuning_profile",
-        [](py::object index, const TuningResult& profile) {
-          Index& target = index_of(index, "index");
-          Status status;
-          {
-            py::gil_scoped_release release;
-            status = apply_tuning_profile(target, profile);
-          }
-          throw_if_error(status);
-        },
-        "index"_a, "profile"_a,
-        "Stores the profile's knobs as the index's default search options. ValueError when the "
-        "profile was tuned for another kind of backend than the one serving the index.");
+  m.def(
+      "parse_tuning_profile",
+      [](const std::string& text) { return value_or_throw(parse_tuning_profile(text)); }, "text"_a,
+      "Reads a profile written by TuningResult.to_json(). ValueError for malformed JSON (with "
+      "line and column), a missing or out-of-range member; vecperf.Error (code 'NotSupported') "
+      "for a newer format version.");
+  m.def(
+      "apply_tuning_profile",
+      [](py::object index, const TuningResult& profile) {
+        Index& target = index_of(index, "index");
+        Status status;
+        {
+          py::gil_scoped_release release;
+          status = apply_tuning_profile(target, profile);
+        }
+        throw_if_error(status);
+      },
+      "index"_a, "profile"_a,
+      "Stores the profile's knobs as the index's default search options. ValueError when the "
+      "profile was tuned for another kind of backend than the one serving the index.");
 }
 
 }  // namespace vecperf::python

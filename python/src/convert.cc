@@ -53,8 +53,8 @@ void register_exceptions(py::module_& m) {
   if (g_error == nullptr) throw py::error_already_set();
   g_corruption_error = PyErr_NewExceptionWithDoc(
       "vecperf.CorruptionError",
-      "A file or record failed its integrity checks (truncated, damaged or foreign file).",
-      g_error, nullptr);
+      "A file or record failed its integrity checks (truncated, damaged or foreign file).", g_error,
+      nullptr);
   if (g_corruption_error == nullptr) throw py::error_already_set();
   m.attr("Error") = py::handle(g_error);
   m.attr("CorruptionError") = py::handle(g_corruption_error);
@@ -136,7 +136,8 @@ py::dict search_knobs(const SearchOptions& options) {
 
 Texts to_texts(py::handle object) {
   if (PyUnicode_Check(object.ptr()) || PyBytes_Check(object.ptr())) {
-    throw py::type_error("texts: expected a sequence of str, got a single string; wrap it in a list");
+    throw py::type_error(
+        "texts: expected a sequence of str, got a single string; wrap it in a list");
   }
   py::object fast = py::reinterpret_steal<py::object>(
       PySequence_Fast(object.ptr(), "texts: expected a sequence of str"));
@@ -150,7 +151,8 @@ Texts to_texts(py::handle object) {
     PyObject* item = items[i];
     const std::optional<std::string_view> view = text_bytes(item);
     if (!view) {
-      throw py::type_error("texts[" + std::to_string(i) + "]: expected str, got " + type_name(item));
+      throw py::type_error("texts[" + std::to_string(i) + "]: expected str, got " +
+                           type_name(item));
     }
     texts.keep.push_back(py::reinterpret_borrow<py::object>(item));
     texts.views.push_back(*view);
@@ -224,8 +226,10 @@ ByteView::ByteView(py::handle object, const char* what) {
   // PyBUF_SIMPLE: contiguous bytes only, so a strided memoryview is refused rather than misread.
   if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_SIMPLE) != 0) {
     PyErr_Clear();
-    throw py::type_error(std::string(what) + ": expected a bytes-like object (bytes, bytearray, "
-                         "memoryview), got " + type_name(object));
+    throw py::type_error(std::string(what) +
+                         ": expected a bytes-like object (bytes, bytearray, "
+                         "memoryview), got " +
+                         type_name(object));
   }
 }
 

@@ -56,7 +56,8 @@ T cast_arg(py::handle value, const char* name) {
 std::string type_name(py::handle object);
 
 /// Number of input arrays that had to be converted (copied) because they were not C-contiguous
-/// native float32 / int64. Test-only probe of the zero-copy guarantee (vecperf._vecperf._conversions).
+/// native float32 / int64. Test-only probe of the zero-copy guarantee
+/// (vecperf._vecperf._conversions).
 int64_t conversion_count();
 
 /// A float32 matrix borrowed from, or converted once from, a Python object. `owner` keeps the

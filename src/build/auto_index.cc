@@ -18,13 +18,14 @@
 // (plan_rules.h) and tunes (tuning/) its next stage; the stages are plain backends that know
 // nothing of it, and the metrics of the whole auto index are recorded by the wrapper that
 // make_index() and load() put around it.
+#include "build/auto_index.h"
+
 #include <algorithm>
 #include <mutex>
 #include <shared_mutex>  // std::shared_lock
 #include <sstream>
 #include <vector>
 
-#include "build/auto_index.h"
 #include "build/plan_rules.h"
 #include "common/rw_lock.h"
 #include "index/index_base.h"
@@ -255,9 +256,10 @@ class AutoIndex final : public IndexImpl {
     }
     // `fresh` now owns the old stage and frees it here, outside the lock.
     if (!tuned.ok())
-      return tuned.status().with_context("migrated to " + std::string(index_kind_name(next)) +
-                                ", but tuning its search knob failed (the rule table's value "
-                                "stays)");
+      return tuned.status().with_context(
+          "migrated to " + std::string(index_kind_name(next)) +
+          ", but tuning its search knob failed (the rule table's value "
+          "stays)");
     return Status::OK();
   }
 
@@ -266,8 +268,8 @@ class AutoIndex final : public IndexImpl {
   TuningOptions stage_tuning(int64_t n) const {
     TuningOptions t;
     const double per_query = static_cast<double>(n) * static_cast<double>(dim_);
-    t.sample_size = std::clamp<int64_t>(static_cast<int64_t>(kTuneWork / per_query),
-                                        kTuneMinSample, kTuneSample);
+    t.sample_size = std::clamp<int64_t>(static_cast<int64_t>(kTuneWork / per_query), kTuneMinSample,
+                                        kTuneSample);
     t.apply = true;
     return t;
   }
@@ -302,8 +304,7 @@ Result<std::unique_ptr<IndexImpl>> new_auto(int64_t dim, Metric metric,
 Result<std::unique_ptr<IndexImpl>> load_auto(Reader& r) {
   AutoOptions o;
   uint32_t inner_kind = 0;
-  read_options(r, &o, "auto") && read_options(r, &o.ivf, "ivf") &&
-      read_options(r, &o.hnsw, "hnsw");
+  read_options(r, &o, "auto") && read_options(r, &o.ivf, "ivf") && read_options(r, &o.hnsw, "hnsw");
   r.pod(&inner_kind, "auto inner kind");
   if (!r.status().ok()) return r.status();
   if (inner_kind < static_cast<uint32_t>(IndexKind::kFlat) ||

@@ -4,9 +4,9 @@
 #include <string>
 
 #include "build/auto_index.h"
-#include "common/guarded.h"
 #include "build/index_payload.h"
 #include "build/metered_index.h"
+#include "common/guarded.h"
 #include "index/index_base.h"
 #include "index/index_format.h"
 #include "vecperf/factory.h"

@@ -38,15 +38,9 @@ size_t estimate_ivf(const IvfOptions& o, int64_t dim, Metric metric, int64_t n) 
   const size_t nlist = static_cast<size_t>(o.nlist > 0 ? o.nlist : rules::derive_nlist(n));
   size_t code = 0, extra = 0;
   switch (o.encoding) {
-    case IvfEncoding::kFlat:
-      code = ud * sizeof(float);
-      break;
-    case IvfEncoding::kSQ8:
-      code = ud;
-      break;
-    case IvfEncoding::kSQ4:
-      code = (ud + 1) / 2;
-      break;
+    case IvfEncoding::kFlat: code = ud * sizeof(float); break;
+    case IvfEncoding::kSQ8: code = ud; break;
+    case IvfEncoding::kSQ4: code = (ud + 1) / 2; break;
     case IvfEncoding::kPQ: {
       const size_t m =
           static_cast<size_t>(o.pq_m > 0 ? o.pq_m : largest_divisor_at_most(dim, dim / 4));
@@ -135,10 +129,8 @@ size_t estimate_memory(const IndexOptions& o, int64_t n) {
     }
     case IndexKind::kGpuFlat:  // host memory: the host copy of the vectors and the id map
       return rules::with_growth_slack(un * (ud * sizeof(float) + rules::kIdMapBytesPerVector));
-    case IndexKind::kIvf:
-      return estimate_ivf(o.ivf, o.dim, o.metric, n);
-    case IndexKind::kHnsw:
-      return estimate_hnsw(o.hnsw, o.dim, n);
+    case IndexKind::kIvf: return estimate_ivf(o.ivf, o.dim, o.metric, n);
+    case IndexKind::kHnsw: return estimate_hnsw(o.hnsw, o.dim, n);
     case IndexKind::kAuto: {
       IndexOptions stage = o;
       stage.kind = n <= o.auto_index.flat_max  ? IndexKind::kFlat

@@ -18,6 +18,7 @@ Result<std::unique_ptr<IndexImpl>> read_index_payload(IndexKind kind, Reader& r)
 
 /// Rebuilds an index from a verified index file (read_framed_file or decode_framed with
 /// kIndexFrame); `what` names the source in messages. Errors: kCorruption, kResourceExhausted.
-Result<std::unique_ptr<IndexImpl>> index_from_frame(const FramedFile& file, const std::string& what);
+Result<std::unique_ptr<IndexImpl>> index_from_frame(const FramedFile& file,
+                                                    const std::string& what);
 
 }  // namespace vecperf::internal

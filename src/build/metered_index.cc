@@ -85,9 +85,7 @@ class MeteredIndex final : public Index {
   bool contains(int64_t id) const override { return inner_->contains(id); }
   int64_t next_free_id() const override { return inner_->next_free_id(); }
   Status get_vector(int64_t id, float* out) const override { return inner_->get_vector(id, out); }
-  SearchOptions default_search_options() const override {
-    return inner_->default_search_options();
-  }
+  SearchOptions default_search_options() const override { return inner_->default_search_options(); }
   Status set_default_search_options(const SearchOptions& options) override {
     return inner_->set_default_search_options(options);
   }

@@ -61,8 +61,7 @@ Status CacheOptions::validate() const {
                                    std::to_string(dim));
   }
   switch (tiering) {
-    case CacheTiering::kAuto:
-      break;
+    case CacheTiering::kAuto: break;
     case CacheTiering::kRamOnly:
       if (!path.empty()) {
         return Status::InvalidArgument("CacheOptions.path must be empty with tiering kRamOnly");
@@ -74,8 +73,7 @@ Status CacheOptions::validate() const {
         return Status::InvalidArgument("CacheOptions.path is required with a disk tier");
       }
       break;
-    default:
-      return Status::InvalidArgument("CacheOptions.tiering is not a known value");
+    default: return Status::InvalidArgument("CacheOptions.tiering is not a known value");
   }
   if (ram_shards < 1 || ram_shards > 1024) {
     return Status::InvalidArgument("CacheOptions.ram_shards must be in 1..1024");

@@ -85,12 +85,14 @@ Status from_rocksdb(const rocksdb::Status& s, std::string_view context) {
   }
   // After an unrecoverable write error RocksDB keeps failing every write (DiskTier docs).
   if (s.severity() >= rocksdb::Status::Severity::kFatalError) {
-    msg += " (the cache's disk stopped accepting writes after an unrecoverable I/O error; close "
-           "the cache and open it again once the disk is healthy: acknowledged entries are safe)";
+    msg +=
+        " (the cache's disk stopped accepting writes after an unrecoverable I/O error; close "
+        "the cache and open it again once the disk is healthy: acknowledged entries are safe)";
   }
   if (s.IsNoSpace()) {
-    return Status::ResourceExhausted(msg + " (the disk is full: free some space; writes resume "
-                                           "by themselves)");
+    return Status::ResourceExhausted(msg +
+                                     " (the disk is full: free some space; writes resume "
+                                     "by themselves)");
   }
   if (s.IsMemoryLimit()) return Status::ResourceExhausted(std::move(msg));
   if (s.IsIOError()) return Status::IOError(std::move(msg));
@@ -129,9 +131,8 @@ Result<std::unique_ptr<DiskTier>> DiskTier::open(const DiskTierOptions& options)
   }
   std::unique_ptr<DiskTier> tier(new DiskTier());
   tier->options_ = options;
-  rocksdb::Options db_options =
-      disk_rocksdb_options(options.block_cache_bytes, options.write_buffer_bytes,
-                           options.row_cache_bytes);
+  rocksdb::Options db_options = disk_rocksdb_options(
+      options.block_cache_bytes, options.write_buffer_bytes, options.row_cache_bytes);
   if (rocksdb::Env* env = options.env != nullptr ? options.env : g_test_env.load()) {
     db_options.env = env;
   }

@@ -287,8 +287,7 @@ Result<std::optional<std::vector<float>>> EmbeddingCache::get(std::string_view t
   return std::move((*r)[0]);
 }
 
-Status EmbeddingCache::put(std::string_view text, Span<const float> vector,
-                           int64_t ttl_seconds) {
+Status EmbeddingCache::put(std::string_view text, Span<const float> vector, int64_t ttl_seconds) {
   return put_many(std::span(&text, 1),
                   MatrixView{vector.data(), 1, static_cast<int64_t>(vector.size())}, ttl_seconds);
 }

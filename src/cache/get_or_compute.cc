@@ -207,8 +207,8 @@ class EmbeddingCacheImpl::ComputeCall {
   std::vector<float> result_;                  // the model's output for them
 };
 
-Status EmbeddingCacheImpl::get_or_compute(Span<const std::string_view> texts,
-                                          const EmbedFn& embed, int64_t batch_size, float* out) {
+Status EmbeddingCacheImpl::get_or_compute(Span<const std::string_view> texts, const EmbedFn& embed,
+                                          int64_t batch_size, float* out) {
   if (batch_size < 1) return Status::InvalidArgument("get_or_compute: batch_size must be >= 1");
   if (!embed) return Status::InvalidArgument("get_or_compute: embed function is empty");
   if (texts.empty()) return Status::OK();

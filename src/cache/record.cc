@@ -31,10 +31,8 @@ uint64_t record_checksum(const char* header, const void* vector, size_t vector_b
 
 size_t dtype_bytes(uint8_t dtype) {
   switch (static_cast<CacheDtype>(dtype)) {
-    case CacheDtype::kFloat32:
-      return 4;
-    case CacheDtype::kFloat16:
-      return 2;
+    case CacheDtype::kFloat32: return 4;
+    case CacheDtype::kFloat16: return 2;
   }
   return 0;
 }

@@ -187,7 +187,7 @@ double percentile(std::vector<double> v, double p) {
 // Recall@k of `found` against the exact neighbours `truth` (both nq x k), as vecperf-bench
 // reports it.
 vecperf::Result<double> recall(const std::vector<int64_t>& found, const std::vector<int64_t>& truth,
-                      int64_t nq, int k) {
+                               int64_t nq, int k) {
   auto t = vecperf::IntMatrix::from_vector(truth, nq, k);
   if (!t.ok()) return t.status();
   auto r = vecperf::recall_at_k(found, k, *t);
@@ -252,10 +252,11 @@ void print_tuning(const vecperf::TuningResult& t, const std::pair<std::string, i
     std::printf("  tuning: %s\n", t.message.c_str());
     return;
   }
-  std::printf("  tuned: %s %d (plan) -> %d (recall@%d %.4f on %lld held-out vectors, target %.3g, "
-              "%d evaluations, %.1f s)\n",
-              t.knob.c_str(), planned.second, t.value, t.k, t.recall,
-              static_cast<long long>(t.sample_size), t.target_recall, t.evaluations, t.seconds);
+  std::printf(
+      "  tuned: %s %d (plan) -> %d (recall@%d %.4f on %lld held-out vectors, target %.3g, "
+      "%d evaluations, %.1f s)\n",
+      t.knob.c_str(), planned.second, t.value, t.k, t.recall, static_cast<long long>(t.sample_size),
+      t.target_recall, t.evaluations, t.seconds);
   if (!t.message.empty()) std::printf("  tuning note: %s\n", t.message.c_str());
 }
 
@@ -395,8 +396,8 @@ int run_demo(int argc, char** argv) {
               static_cast<long long>(nq),
               static_cast<long long>(std::min(nq, kExactLatencyQueries)));
   std::fflush(stdout);
-  auto latencies = [&](const vecperf::Index& idx, vecperf::SearchOptions one_thread,
-                       int64_t count, std::vector<double>* out) {
+  auto latencies = [&](const vecperf::Index& idx, vecperf::SearchOptions one_thread, int64_t count,
+                       std::vector<double>* out) {
     one_thread.num_threads = 1;
     out->reserve(static_cast<size_t>(count));
     for (int64_t q = 0; q < count; ++q) {
@@ -413,8 +414,8 @@ int run_demo(int argc, char** argv) {
     if (Status s = latencies(index, plan_threads, nq, &untuned.latency_s); !s.ok())
       return fail("search", s);
   }
-  if (Status s = latencies(**flat, all_threads, std::min(nq, kExactLatencyQueries),
-                           &exact.latency_s);
+  if (Status s =
+          latencies(**flat, all_threads, std::min(nq, kExactLatencyQueries), &exact.latency_s);
       !s.ok())
     return fail("search(flat)", s);
 

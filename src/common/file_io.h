@@ -30,9 +30,9 @@ namespace vecperf::internal {
 inline constexpr size_t kFileHeaderSize = 40;
 
 struct FrameSpec {
-  const char* magic;     ///< exactly 8 bytes
-  uint32_t version;      ///< version written; also the newest version the reader accepts
-  const char* what;      ///< file type in messages, e.g. "vecperf index"
+  const char* magic;  ///< exactly 8 bytes
+  uint32_t version;   ///< version written; also the newest version the reader accepts
+  const char* what;   ///< file type in messages, e.g. "vecperf index"
 };
 
 /// Writes `path` atomically; `write_payload` streams the payload into the given Writer.

@@ -39,7 +39,8 @@ auto guarded(const char* what, Fn&& fn, StatusCode code = StatusCode::kInternal)
 /// As guarded(), for a fn() that returns nothing: OK when it returns normally.
 template <typename Fn>
 Status guarded_void(const char* what, Fn&& fn, StatusCode code = StatusCode::kInternal) {
-  static_assert(std::is_void_v<std::invoke_result_t<Fn&>>, "use guarded() for fn returning a value");
+  static_assert(std::is_void_v<std::invoke_result_t<Fn&>>,
+                "use guarded() for fn returning a value");
   try {
     fn();
     return Status::OK();

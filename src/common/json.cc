@@ -165,8 +165,9 @@ class Parser {
 
   bool literal(std::string_view word) {
     if (text_.substr(pos_, word.size()) != word)
-      return fail("unknown literal; expected a value (object, array, string, number, true, "
-                  "false or null)");
+      return fail(
+          "unknown literal; expected a value (object, array, string, number, true, "
+          "false or null)");
     pos_ += word.size();
     return true;
   }
@@ -182,15 +183,9 @@ class Parser {
         *out = JsonValue::string(std::move(s));
         return true;
       }
-      case 't':
-        *out = JsonValue::boolean(true);
-        return literal("true");
-      case 'f':
-        *out = JsonValue::boolean(false);
-        return literal("false");
-      case 'n':
-        *out = JsonValue();
-        return literal("null");
+      case 't': *out = JsonValue::boolean(true); return literal("true");
+      case 'f': *out = JsonValue::boolean(false); return literal("false");
+      case 'n': *out = JsonValue(); return literal("null");
       default:
         if (peek() == '-' || is_digit(peek())) return number(out);
         return fail(std::string("unexpected character '") + peek() + "'; expected a value");
@@ -297,9 +292,7 @@ class Parser {
       case 'r': out += '\r'; return true;
       case 't': out += '\t'; return true;
       case 'u': break;
-      default:
-        --pos_;
-        return fail(std::string("invalid escape '\\") + c + "'");
+      default: --pos_; return fail(std::string("invalid escape '\\") + c + "'");
     }
     uint32_t cp = 0;
     if (!hex4(&cp)) return false;

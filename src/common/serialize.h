@@ -60,7 +60,9 @@ class Writer {
     bytes(data, count * sizeof(T));
   }
   template <typename T>
-  void vec(const std::vector<T>& v) { array(v.data(), v.size()); }
+  void vec(const std::vector<T>& v) {
+    array(v.data(), v.size());
+  }
   void str(const std::string& s) { array(s.data(), s.size()); }
 
   /// Lets a caller record a failure of its own (it then sticks like a sink error).

@@ -42,7 +42,8 @@ Result<ByteRegion> heap_region(uint64_t n, const std::string& name) {
 
 class FileSource final : public ByteSource {
  public:
-  FileSource(int fd, uint64_t size, std::string path) : fd_(fd), size_(size), path_(std::move(path)) {}
+  FileSource(int fd, uint64_t size, std::string path)
+      : fd_(fd), size_(size), path_(std::move(path)) {}
   ~FileSource() override { ::close(fd_); }
 
   uint64_t size() const override { return size_; }
@@ -76,17 +77,16 @@ class FileSource final : public ByteSource {
     void* base = ::mmap(nullptr, length, PROT_READ, flags, fd_, static_cast<off_t>(start));
     if (base == MAP_FAILED) {
       if (errno == ENOMEM)
-        return Status::ResourceExhausted("cannot map " + std::to_string(n) + " bytes of '" +
-                                         path_ + "': out of address space (read fewer rows)");
+        return Status::ResourceExhausted("cannot map " + std::to_string(n) + " bytes of '" + path_ +
+                                         "': out of address space (read fewer rows)");
       Result<ByteRegion> copy = heap_region(n, path_);
       if (!copy.ok()) return copy;
       VECPERF_RETURN_IF_ERROR(read_at(offset, const_cast<char*>(copy->data), n));
       return copy;
     }
     ByteRegion r;
-    r.owner = std::shared_ptr<const void>(base, [length](const void* p) {
-      ::munmap(const_cast<void*>(p), length);
-    });
+    r.owner = std::shared_ptr<const void>(
+        base, [length](const void* p) { ::munmap(const_cast<void*>(p), length); });
     r.data = static_cast<const char*>(base) + (offset - start);
     r.size = n;
     r.mapped = true;
@@ -145,8 +145,7 @@ Result<std::unique_ptr<ByteSource>> open_file_source(const std::string& path) {
     ::close(fd);
     return Status::InvalidArgument("'" + path + "' is not a regular file");
   }
-  return std::unique_ptr<ByteSource>(
-      new FileSource(fd, static_cast<uint64_t>(st.st_size), path));
+  return std::unique_ptr<ByteSource>(new FileSource(fd, static_cast<uint64_t>(st.st_size), path));
 }
 
 std::unique_ptr<ByteSource> memory_source(std::string bytes, std::string name) {

@@ -112,12 +112,20 @@ Result<FloatMatrix> FloatMatrix::from_vector(std::vector<float> values, int64_t 
 
 IntMatrix::IntMatrix(std::shared_ptr<const void> owner, const int32_t* data, int64_t rows,
                      int64_t cols, bool mapped)
-    : owner_(std::move(owner)), data_(data), rows_(rows), cols_(cols), type_(IntType::kInt32),
+    : owner_(std::move(owner)),
+      data_(data),
+      rows_(rows),
+      cols_(cols),
+      type_(IntType::kInt32),
       mapped_(mapped) {}
 
 IntMatrix::IntMatrix(std::shared_ptr<const void> owner, const int64_t* data, int64_t rows,
                      int64_t cols, bool mapped)
-    : owner_(std::move(owner)), data_(data), rows_(rows), cols_(cols), type_(IntType::kInt64),
+    : owner_(std::move(owner)),
+      data_(data),
+      rows_(rows),
+      cols_(cols),
+      type_(IntType::kInt64),
       mapped_(mapped) {}
 
 Result<IntMatrix> IntMatrix::from_vector(std::vector<int64_t> values, int64_t rows, int64_t cols) {
@@ -163,7 +171,8 @@ Result<IntMatrix> read_neighbors(const std::string& path, const ReadOptions& opt
 Result<GroundTruth> read_ground_truth(const std::string& path, const ReadOptions& options) {
   auto from_hdf5 = [&]() -> Result<GroundTruth> {
     GroundTruth gt;
-    Result<IntMatrix> ids = internal::read_hdf5_ints(path, hdf5_name(options, "neighbors"), options);
+    Result<IntMatrix> ids =
+        internal::read_hdf5_ints(path, hdf5_name(options, "neighbors"), options);
     if (!ids.ok()) return ids.status();
     gt.ids = std::move(*ids);
     Result<bool> has = internal::hdf5_has_dataset(path, "distances");

@@ -27,8 +27,10 @@ static_assert(std::endian::native == std::endian::little,
 
 Elem elem_of(DatasetFormat f) {
   switch (f) {
-    case DatasetFormat::kIvecs: case DatasetFormat::kIbin: return Elem::kI32;
-    case DatasetFormat::kBvecs: case DatasetFormat::kU8bin: return Elem::kU8;
+    case DatasetFormat::kIvecs:
+    case DatasetFormat::kIbin: return Elem::kI32;
+    case DatasetFormat::kBvecs:
+    case DatasetFormat::kU8bin: return Elem::kU8;
     default: return Elem::kF32;
   }
 }
@@ -78,7 +80,8 @@ Result<Layout> parse_bin_layout(const ByteSource& src, DatasetFormat format) {
   l.rows = header[0];
   l.dim = header[1];
   l.data_offset = 8;
-  if (l.dim < 1 || l.dim > kMaxDatasetDim) return corrupt_at(format, src.name(), 4, dim_problem(l.dim));
+  if (l.dim < 1 || l.dim > kMaxDatasetDim)
+    return corrupt_at(format, src.name(), 4, dim_problem(l.dim));
   l.stride = static_cast<uint64_t>(l.dim) * elem_size(l.elem);
   const uint64_t data = static_cast<uint64_t>(l.rows) * l.stride;  // < 2^51: cannot overflow
   const uint64_t available = size - 8;
@@ -122,8 +125,8 @@ Result<Loaded<Out>> load_rows(const ByteSource& src, const Layout& l, RowRange r
     return Loaded<Out>{region->owner, reinterpret_cast<const Out*>(region->data), region->mapped};
 
   const uint64_t values = static_cast<uint64_t>(range.count) * static_cast<uint64_t>(l.dim);
-  Result<std::shared_ptr<void>> buffer =
-      allocate_rows(values * sizeof(Out), std::to_string(range.count) + " rows of '" + src.name() + "'");
+  Result<std::shared_ptr<void>> buffer = allocate_rows(
+      values * sizeof(Out), std::to_string(range.count) + " rows of '" + src.name() + "'");
   if (!buffer.ok()) return buffer.status();
   Out* out = static_cast<Out*>(buffer->get());
   const size_t dim = static_cast<size_t>(l.dim);
@@ -215,8 +218,8 @@ Result<std::shared_ptr<void>> allocate_rows(uint64_t bytes, const std::string& w
                           static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   if (memory > 0 && bytes > memory)
     return Status::ResourceExhausted("reading " + what + " needs " + std::to_string(bytes) +
-                                     " bytes, more than this machine's " +
-                                     std::to_string(memory) + " bytes of memory (read fewer "
+                                     " bytes, more than this machine's " + std::to_string(memory) +
+                                     " bytes of memory (read fewer "
                                      "rows with max_rows)");
   // Large buffers are 2 MB-aligned and advised as huge pages: filling one otherwise takes a page
   // fault per 4 KB, which dominated the conversion of .fvecs files (measured on a VM: ~1 s for
@@ -228,7 +231,8 @@ Result<std::shared_ptr<void>> allocate_rows(uint64_t bytes, const std::string& w
   void* p = std::aligned_alloc(align, size);
   if (p == nullptr)
     return Status::ResourceExhausted("not enough memory for " + what + " (" +
-                                     std::to_string(bytes) + " bytes; read fewer rows with "
+                                     std::to_string(bytes) +
+                                     " bytes; read fewer rows with "
                                      "max_rows)");
   if (huge) (void)::madvise(p, size, MADV_HUGEPAGE);  // advice only
   return std::shared_ptr<void>(p, std::free);

@@ -19,7 +19,8 @@ enum class Elem : int { kF32, kI32, kI64, kU8 };
 
 inline uint64_t elem_size(Elem e) {
   switch (e) {
-    case Elem::kF32: case Elem::kI32: return 4;
+    case Elem::kF32:
+    case Elem::kI32: return 4;
     case Elem::kI64: return 8;
     case Elem::kU8: return 1;
   }

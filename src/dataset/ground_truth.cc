@@ -30,13 +30,15 @@ constexpr internal::FrameSpec kCacheFrame{"VPGTRUTH", 1, "ground-truth cache"};
 
 Status check_inputs(MatrixView base, MatrixView queries, int64_t k, const char* what) {
   const std::string prefix = std::string(what) + ": ";
-  if (k < 1) return Status::InvalidArgument(prefix + "k must be >= 1 (got " + std::to_string(k) + ")");
+  if (k < 1)
+    return Status::InvalidArgument(prefix + "k must be >= 1 (got " + std::to_string(k) + ")");
   if (base.dim < 1 || queries.dim != base.dim)
     return Status::InvalidArgument(prefix + "the base has dimension " + std::to_string(base.dim) +
                                    " and the queries " + std::to_string(queries.dim) +
                                    "; they must be equal and >= 1");
   if (base.rows < 0 || queries.rows < 1)
-    return Status::InvalidArgument(prefix + "needs at least one query and a non-negative base size");
+    return Status::InvalidArgument(prefix +
+                                   "needs at least one query and a non-negative base size");
   if ((base.rows > 0 && base.data == nullptr) || queries.data == nullptr)
     return Status::InvalidArgument(prefix + "null data pointer");
   return Status::OK();
@@ -53,8 +55,7 @@ TruthKey cache_key(MatrixView base, MatrixView queries, const GroundTruthOptions
   XXH3_128bits_reset(&state);
   static constexpr char kDomain[] = "vecperf ground truth v1";
   XXH3_128bits_update(&state, kDomain, sizeof(kDomain));
-  const int64_t fields[] = {static_cast<int64_t>(o.metric), o.k, base.rows, base.dim,
-                            queries.rows};
+  const int64_t fields[] = {static_cast<int64_t>(o.metric), o.k, base.rows, base.dim, queries.rows};
   XXH3_128bits_update(&state, fields, sizeof(fields));
   XXH3_128bits_update(&state, base.data, static_cast<size_t>(base.rows * base.dim) * sizeof(float));
   XXH3_128bits_update(&state, queries.data,
@@ -107,16 +108,16 @@ Status write_cache(const std::string& path, TruthKey key, int64_t base_rows,
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   const size_t n = static_cast<size_t>(gt.ids.rows() * gt.ids.cols());
-  return internal::write_framed_file(
-      path, kCacheFrame, static_cast<uint32_t>(o.metric), [&](internal::Writer& w) {
-        w.pod(key.low);
-        w.pod(key.high);
-        w.pod(base_rows);
-        w.pod(gt.ids.rows());
-        w.pod(int64_t{o.k});
-        w.bytes(gt.ids.data_i64(), n * sizeof(int64_t));
-        w.bytes(gt.distances.data(), n * sizeof(float));
-      });
+  return internal::write_framed_file(path, kCacheFrame, static_cast<uint32_t>(o.metric),
+                                     [&](internal::Writer& w) {
+                                       w.pod(key.low);
+                                       w.pod(key.high);
+                                       w.pod(base_rows);
+                                       w.pod(gt.ids.rows());
+                                       w.pod(int64_t{o.k});
+                                       w.bytes(gt.ids.data_i64(), n * sizeof(int64_t));
+                                       w.bytes(gt.distances.data(), n * sizeof(float));
+                                     });
 }
 
 }  // namespace
@@ -159,8 +160,9 @@ Result<GroundTruth> cached_ground_truth(MatrixView base, MatrixView queries,
                                         const GroundTruthOptions& o, const std::string& cache_dir) {
   VECPERF_RETURN_IF_ERROR(check_inputs(base, queries, o.k, "ground truth"));
   if (cache_dir.empty())
-    return Status::InvalidArgument("ground truth: cache_dir is empty (pass \".\" for the current "
-                                   "directory)");
+    return Status::InvalidArgument(
+        "ground truth: cache_dir is empty (pass \".\" for the current "
+        "directory)");
   const TruthKey key = cache_key(base, queries, o);
   const std::string path = cache_file(cache_dir, key);
 
@@ -191,8 +193,7 @@ Result<GroundTruth> cached_ground_truth(MatrixView base, MatrixView queries,
 }
 
 Result<std::vector<float>> exact_distances(MatrixView base, MatrixView queries,
-                                           Span<const int64_t> ids, int64_t k,
-                                           Metric metric) {
+                                           Span<const int64_t> ids, int64_t k, Metric metric) {
   VECPERF_RETURN_IF_ERROR(check_inputs(base, queries, k, "exact_distances"));
   if (static_cast<uint64_t>(ids.size()) != static_cast<uint64_t>(queries.rows * k))
     return Status::InvalidArgument("exact_distances: " + std::to_string(ids.size()) +
@@ -220,9 +221,11 @@ Result<std::vector<float>> exact_distances(MatrixView base, MatrixView queries,
       const int64_t id = ids[static_cast<size_t>(q * k + j)];
       if (id == kNoId) continue;
       if (id < 0 || id >= base.rows)
-        return Status::InvalidArgument("exact_distances: id " + std::to_string(id) +
-                                       " (query " + std::to_string(q) + ") is not a row of the "
-                                       "base (0.." + std::to_string(base.rows - 1) + ")");
+        return Status::InvalidArgument("exact_distances: id " + std::to_string(id) + " (query " +
+                                       std::to_string(q) +
+                                       ") is not a row of the "
+                                       "base (0.." +
+                                       std::to_string(base.rows - 1) + ")");
       const float* y = base.row(id);
       float d;
       if (metric == Metric::kL2) {

@@ -6,6 +6,8 @@
 // --enable-threadsafe must not be entered by two threads at once, and silences HDF5's automatic
 // error printing for its duration (the library never prints): failures are reported with the
 // innermost message of HDF5's error stack instead.
+#include "dataset/hdf5_reader.h"
+
 #include <hdf5.h>
 #include <sys/stat.h>
 
@@ -15,7 +17,6 @@
 #include <vector>
 
 #include "dataset/formats.h"
-#include "dataset/hdf5_reader.h"
 
 namespace vecperf::internal {
 namespace {
@@ -82,8 +83,8 @@ Status check_file(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) return Status::InvalidArgument("'" + path + "' is not a regular file");
   if (H5Fis_hdf5(path.c_str()) <= 0)
-    return Status::Corruption(where(path) +
-                              ": no HDF5 signature (at byte offset 0; not an HDF5 file, or damaged)");
+    return Status::Corruption(
+        where(path) + ": no HDF5 signature (at byte offset 0; not an HDF5 file, or damaged)");
   return Status::OK();
 }
 
@@ -187,8 +188,8 @@ struct Opened {
 Result<Opened> open_dataset(hid_t file, const std::string& path, const std::string& name,
                             const ReadOptions& options, hid_t* dataset) {
   if (!has_link(file, name))
-    return Status::NotFound(where(path) + " has no data set '" + name + "' (it has: " +
-                            dataset_names(file) + ")");
+    return Status::NotFound(where(path) + " has no data set '" + name +
+                            "' (it has: " + dataset_names(file) + ")");
   *dataset = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
   if (*dataset < 0)
     return Status::Corruption(where(path) + ": '" + name + "' is not a readable data set" +
@@ -202,8 +203,8 @@ Result<Opened> open_dataset(hid_t file, const std::string& path, const std::stri
 
 // Opens the file and the data set under the session lock and hands them to `read`.
 template <typename T, typename ReadFn>
-Result<T> with_dataset(const std::string& path, const std::string& name,
-                       const ReadOptions& options, ReadFn&& read) {
+Result<T> with_dataset(const std::string& path, const std::string& name, const ReadOptions& options,
+                       ReadFn&& read) {
   Session session;
   hid_t file_id = -1, dataset_id = -1;
   Status s = open_file(path, &file_id);
@@ -221,41 +222,41 @@ bool hdf5_available() { return true; }
 
 Result<FloatMatrix> read_hdf5_floats(const std::string& path, const std::string& name,
                                      const ReadOptions& options) {
-  return with_dataset<FloatMatrix>(path, name, options, [&](hid_t dataset, const Opened& o)
-                                                            -> Result<FloatMatrix> {
-    if (o.shape.type_class != H5T_FLOAT)
-      return Status::InvalidArgument(where(path) + ": data set '" + name +
-                                     "' does not hold floating-point vectors (read ids with "
-                                     "read_neighbors)");
-    Result<std::shared_ptr<void>> rows =
-        read_rows<float>(dataset, H5T_NATIVE_FLOAT, o.shape, o.range, path, name);
-    if (!rows.ok()) return rows.status();
-    const float* data = static_cast<const float*>(rows->get());
-    return FloatMatrix(std::move(*rows), data, o.range.count, o.shape.dim);
-  });
+  return with_dataset<FloatMatrix>(
+      path, name, options, [&](hid_t dataset, const Opened& o) -> Result<FloatMatrix> {
+        if (o.shape.type_class != H5T_FLOAT)
+          return Status::InvalidArgument(where(path) + ": data set '" + name +
+                                         "' does not hold floating-point vectors (read ids with "
+                                         "read_neighbors)");
+        Result<std::shared_ptr<void>> rows =
+            read_rows<float>(dataset, H5T_NATIVE_FLOAT, o.shape, o.range, path, name);
+        if (!rows.ok()) return rows.status();
+        const float* data = static_cast<const float*>(rows->get());
+        return FloatMatrix(std::move(*rows), data, o.range.count, o.shape.dim);
+      });
 }
 
 Result<IntMatrix> read_hdf5_ints(const std::string& path, const std::string& name,
                                  const ReadOptions& options) {
-  return with_dataset<IntMatrix>(path, name, options, [&](hid_t dataset, const Opened& o)
-                                                          -> Result<IntMatrix> {
-    if (o.shape.type_class != H5T_INTEGER)
-      return Status::InvalidArgument(where(path) + ": data set '" + name +
-                                     "' does not hold integer ids (read vectors with "
-                                     "read_vectors)");
-    // HDF5 converts on read: narrow signed ids stay int32, anything else widens to int64.
-    const bool narrow = o.shape.type_size <= 4 && o.shape.is_signed;
-    Result<std::shared_ptr<void>> rows =
-        narrow ? read_rows<int32_t>(dataset, H5T_NATIVE_INT32, o.shape, o.range, path, name)
-               : read_rows<int64_t>(dataset, H5T_NATIVE_INT64, o.shape, o.range, path, name);
-    if (!rows.ok()) return rows.status();
-    const void* data = rows->get();
-    if (narrow)
-      return IntMatrix(std::move(*rows), static_cast<const int32_t*>(data), o.range.count,
-                       o.shape.dim);
-    return IntMatrix(std::move(*rows), static_cast<const int64_t*>(data), o.range.count,
-                     o.shape.dim);
-  });
+  return with_dataset<IntMatrix>(
+      path, name, options, [&](hid_t dataset, const Opened& o) -> Result<IntMatrix> {
+        if (o.shape.type_class != H5T_INTEGER)
+          return Status::InvalidArgument(where(path) + ": data set '" + name +
+                                         "' does not hold integer ids (read vectors with "
+                                         "read_vectors)");
+        // HDF5 converts on read: narrow signed ids stay int32, anything else widens to int64.
+        const bool narrow = o.shape.type_size <= 4 && o.shape.is_signed;
+        Result<std::shared_ptr<void>> rows =
+            narrow ? read_rows<int32_t>(dataset, H5T_NATIVE_INT32, o.shape, o.range, path, name)
+                   : read_rows<int64_t>(dataset, H5T_NATIVE_INT64, o.shape, o.range, path, name);
+        if (!rows.ok()) return rows.status();
+        const void* data = rows->get();
+        if (narrow)
+          return IntMatrix(std::move(*rows), static_cast<const int32_t*>(data), o.range.count,
+                           o.shape.dim);
+        return IntMatrix(std::move(*rows), static_cast<const int64_t*>(data), o.range.count,
+                         o.shape.dim);
+      });
 }
 
 Result<bool> hdf5_has_dataset(const std::string& path, const std::string& name) {

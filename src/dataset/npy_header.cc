@@ -40,8 +40,8 @@ class DictParser {
   uint64_t offset() const { return base_ + pos_; }
 
   void skip_space() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
-                                   text_[pos_] == '\r'))
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r'))
       ++pos_;
   }
   bool consume(char c) {
@@ -180,8 +180,8 @@ Result<Layout> parse_npy_layout(const ByteSource& src) {
   const int major = static_cast<unsigned char>(pre[6]);
   const int minor = static_cast<unsigned char>(pre[7]);
   if ((major < 1 || major > 3) || minor != 0)
-    return Status::NotSupported("npy file '" + name + "': format version " +
-                                std::to_string(major) + "." + std::to_string(minor) +
+    return Status::NotSupported("npy file '" + name + "': format version " + std::to_string(major) +
+                                "." + std::to_string(minor) +
                                 " at byte offset 6; vecperf reads versions 1.0, 2.0 and 3.0");
   uint64_t preamble = 10;
   uint32_t header_length = 0;
@@ -190,8 +190,7 @@ Result<Layout> parse_npy_layout(const ByteSource& src) {
     std::memcpy(&n, pre + 8, 2);
     header_length = n;
   } else {
-    if (size < 12)
-      return corrupt_at(DatasetFormat::kNpy, name, 8, "truncated header length field");
+    if (size < 12) return corrupt_at(DatasetFormat::kNpy, name, 8, "truncated header length field");
     std::memcpy(&header_length, pre + 8, 4);
     preamble = 12;
   }
@@ -200,8 +199,8 @@ Result<Layout> parse_npy_layout(const ByteSource& src) {
                       "header length " + std::to_string(header_length) + " is absurd");
   if (header_length > size - preamble)
     return corrupt_at(DatasetFormat::kNpy, name, 8,
-                      "header length " + std::to_string(header_length) + " runs past the end of the " +
-                          std::to_string(size) + "-byte file");
+                      "header length " + std::to_string(header_length) +
+                          " runs past the end of the " + std::to_string(size) + "-byte file");
   std::string text(header_length, '\0');
   VECPERF_RETURN_IF_ERROR(src.read_at(preamble, text.data(), header_length));
 
@@ -236,12 +235,13 @@ Result<Layout> parse_npy_layout(const ByteSource& src) {
   l.rows = shape.size() == 2 ? shape[0] : 1;
   l.dim = shape.back();
   if (dict->fortran_order && l.rows > 1 && l.dim > 1)
-    return Status::NotSupported(where + " is in Fortran (column-major) order; save "
+    return Status::NotSupported(where +
+                                " is in Fortran (column-major) order; save "
                                 "np.ascontiguousarray(a) instead");
   if (l.dim < 1 || l.dim > kMaxDatasetDim)
-    return corrupt_at(DatasetFormat::kNpy, name, dict->shape_offset,
-                      "dimension " + std::to_string(l.dim) + " is outside 1.." +
-                          std::to_string(kMaxDatasetDim));
+    return corrupt_at(
+        DatasetFormat::kNpy, name, dict->shape_offset,
+        "dimension " + std::to_string(l.dim) + " is outside 1.." + std::to_string(kMaxDatasetDim));
   l.stride = static_cast<uint64_t>(l.dim) * elem_size(l.elem);
   const uint64_t available = size - l.data_offset;
   if (static_cast<uint64_t>(l.rows) > available / l.stride ||

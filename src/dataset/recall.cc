@@ -11,15 +11,16 @@ namespace vecperf {
 namespace {
 
 Status check_recall_args(size_t found, int64_t k, const IntMatrix& truth) {
-  if (k < 1) return Status::InvalidArgument("recall: k must be >= 1 (got " + std::to_string(k) + ")");
+  if (k < 1)
+    return Status::InvalidArgument("recall: k must be >= 1 (got " + std::to_string(k) + ")");
   if (truth.rows() < 1 || truth.cols() < 1)
     return Status::InvalidArgument("recall: the ground truth is empty (" +
                                    std::to_string(truth.rows()) + " x " +
                                    std::to_string(truth.cols()) + ")");
   if (static_cast<uint64_t>(found) != static_cast<uint64_t>(truth.rows() * k))
     return Status::InvalidArgument("recall: " + std::to_string(found) + " found ids, but " +
-                                   std::to_string(truth.rows()) + " queries x k=" +
-                                   std::to_string(k) + " expected");
+                                   std::to_string(truth.rows()) +
+                                   " queries x k=" + std::to_string(k) + " expected");
   return Status::OK();
 }
 
@@ -70,11 +71,10 @@ Result<RecallStats> recall_at_k_with_ties(Span<const int64_t> found,
                                    " found ids");
   if (truth_distances.rows != truth.rows() || truth_distances.dim != truth.cols() ||
       truth_distances.data == nullptr)
-    return Status::InvalidArgument("recall: the true distances must be " +
-                                   std::to_string(truth.rows()) + " x " +
-                                   std::to_string(truth.cols()) + " like the true ids (got " +
-                                   std::to_string(truth_distances.rows) + " x " +
-                                   std::to_string(truth_distances.dim) + ")");
+    return Status::InvalidArgument(
+        "recall: the true distances must be " + std::to_string(truth.rows()) + " x " +
+        std::to_string(truth.cols()) + " like the true ids (got " +
+        std::to_string(truth_distances.rows) + " x " + std::to_string(truth_distances.dim) + ")");
   if (!(epsilon >= 0.0f) || !std::isfinite(epsilon))
     return Status::InvalidArgument("recall: epsilon must be finite and >= 0");
   const int64_t kk = std::min(k, truth.cols());

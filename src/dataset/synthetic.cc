@@ -31,8 +31,9 @@ Status check_options(const ClusteredOptions& o) {
 Status fill_clustered(const ClusteredOptions& o, Span<float> out) {
   VECPERF_RETURN_IF_ERROR(check_options(o));
   if (static_cast<uint64_t>(o.rows * o.dim) != out.size())
-    return Status::InvalidArgument("fill_clustered: the output holds " + std::to_string(out.size()) +
-                                   " floats, rows x dim is " + std::to_string(o.rows * o.dim));
+    return Status::InvalidArgument("fill_clustered: the output holds " +
+                                   std::to_string(out.size()) + " floats, rows x dim is " +
+                                   std::to_string(o.rows * o.dim));
   std::vector<float> centres;
   VECPERF_RETURN_IF_ERROR(internal::guarded_void("allocating the cluster centres", [&] {
     centres.resize(static_cast<size_t>(o.clusters * o.dim));

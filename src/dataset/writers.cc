@@ -19,8 +19,8 @@ using internal::is_record_format;
 Status check_shape(const std::string& path, DatasetFormat format, int64_t rows, int64_t dim) {
   const std::string prefix = "cannot write '" + path + "': ";
   if (dim < 1 || dim > internal::kMaxDatasetDim)
-    return Status::InvalidArgument(prefix + "dimension " + std::to_string(dim) +
-                                   " is outside 1.." + std::to_string(internal::kMaxDatasetDim) +
+    return Status::InvalidArgument(prefix + "dimension " + std::to_string(dim) + " is outside 1.." +
+                                   std::to_string(internal::kMaxDatasetDim) +
                                    " (the range the readers accept)");
   if (rows < 0) return Status::InvalidArgument(prefix + "negative row count");
   if (rows == 0 && is_record_format(format))
@@ -29,7 +29,8 @@ Status check_shape(const std::string& path, DatasetFormat format, int64_t rows, 
                                    "first record); use .fbin or .npy");
   if (format != DatasetFormat::kNpy && !is_record_format(format) &&
       rows > int64_t{std::numeric_limits<uint32_t>::max()})
-    return Status::InvalidArgument(prefix + std::to_string(rows) + " rows do not fit the 32-bit row count of ." +
+    return Status::InvalidArgument(prefix + std::to_string(rows) +
+                                   " rows do not fit the 32-bit row count of ." +
                                    dataset_format_name(format) + "; use .npy");
   return Status::OK();
 }
@@ -71,12 +72,11 @@ Status write_vectors(const std::string& path, MatrixView v, DatasetFormat format
   if (!f.ok()) return f.status();
   Elem elem;
   switch (*f) {
-    case DatasetFormat::kFvecs: case DatasetFormat::kFbin: case DatasetFormat::kNpy:
-      elem = Elem::kF32;
-      break;
-    case DatasetFormat::kBvecs: case DatasetFormat::kU8bin:
-      elem = Elem::kU8;
-      break;
+    case DatasetFormat::kFvecs:
+    case DatasetFormat::kFbin:
+    case DatasetFormat::kNpy: elem = Elem::kF32; break;
+    case DatasetFormat::kBvecs:
+    case DatasetFormat::kU8bin: elem = Elem::kU8; break;
     case DatasetFormat::kHdf5:
       return Status::NotSupported("vecperf does not write HDF5 ('" + path +
                                   "'); write .fbin or .npy instead");
@@ -96,9 +96,9 @@ Status write_vectors(const std::string& path, MatrixView v, DatasetFormat format
     for (int64_t j = 0; j < v.dim; ++j) {
       const float x = v.row(i)[j];
       if (!(x >= 0.0f && x <= 255.0f) || x != std::floor(x))
-        return Status::InvalidArgument(
-            "cannot write '" + path + "': " + cell(i, j) + " holds " + std::to_string(x) + "; ." +
-            dataset_format_name(*f) + " stores integers 0..255 (round or rescale the vectors)");
+        return Status::InvalidArgument("cannot write '" + path + "': " + cell(i, j) + " holds " +
+                                       std::to_string(x) + "; ." + dataset_format_name(*f) +
+                                       " stores integers 0..255 (round or rescale the vectors)");
     }
   std::vector<uint8_t> row(static_cast<size_t>(v.dim));
   return write_rows(path, *f, elem, v.rows, v.dim, [&](int64_t i) {
@@ -129,9 +129,10 @@ Status write_neighbors(const std::string& path, const IntMatrix& ids, DatasetFor
     if (values[i] < std::numeric_limits<int32_t>::min() ||
         values[i] > std::numeric_limits<int32_t>::max())
       return Status::InvalidArgument("cannot write '" + path + "': " + cell(i / cols, i % cols) +
-                                     " holds " + std::to_string(values[i]) + ", which does not "
-                                     "fit the int32 of ." + dataset_format_name(*f) +
-                                     " (use .npy)");
+                                     " holds " + std::to_string(values[i]) +
+                                     ", which does not "
+                                     "fit the int32 of ." +
+                                     dataset_format_name(*f) + " (use .npy)");
   std::vector<int32_t> row(static_cast<size_t>(cols));
   return write_rows(path, *f, Elem::kI32, ids.rows(), cols, [&](int64_t i) {
     for (int64_t j = 0; j < cols; ++j) row[j] = static_cast<int32_t>(values[i * cols + j]);

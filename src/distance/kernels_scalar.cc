@@ -46,7 +46,7 @@ void dot_many_scalar(const float* q, const float* rows, size_t n, size_t dim, fl
 
 }  // namespace
 
-const DistanceKernels kScalarKernels = {Isa::kScalar,     "scalar",        l2sqr_scalar,
-                                        dot_scalar,       l2sqr_many_scalar, dot_many_scalar};
+const DistanceKernels kScalarKernels = {Isa::kScalar, "scalar",          l2sqr_scalar,
+                                        dot_scalar,   l2sqr_many_scalar, dot_many_scalar};
 
 }  // namespace vecperf::internal

@@ -47,21 +47,22 @@ Result<GpuSearchPlan> plan_gpu_search(const GpuPlanInputs& in) {
     return Status::InvalidArgument("memory_fraction must be in (0, 1], got " +
                                    std::to_string(in.memory_fraction));
   if (in.dim < 1 || in.k < 1 || in.k > 1024 || in.queries < 1 || in.base_rows < 1)
-    return Status::InvalidArgument("GPU search plan needs dim >= 1, k in [1, 1024], queries >= 1"
-                                   " and resident vectors >= 1; got dim " +
-                                   std::to_string(in.dim) + ", k " + std::to_string(in.k) +
-                                   ", queries " + std::to_string(in.queries) + ", vectors " +
-                                   std::to_string(in.base_rows));
-  const auto budget =
-      static_cast<size_t>(static_cast<double>(in.free_bytes) * in.memory_fraction);
+    return Status::InvalidArgument(
+        "GPU search plan needs dim >= 1, k in [1, 1024], queries >= 1"
+        " and resident vectors >= 1; got dim " +
+        std::to_string(in.dim) + ", k " + std::to_string(in.k) + ", queries " +
+        std::to_string(in.queries) + ", vectors " + std::to_string(in.base_rows));
+  const auto budget = static_cast<size_t>(static_cast<double>(in.free_bytes) * in.memory_fraction);
   GpuSearchPlan p = make_plan(in, std::min(in.queries, kGpuMaxQueryBatch),
                               std::min(in.base_rows, kGpuMaxTileRows));
   while (p.bytes > budget) {
     if (!shrink_plan(in, &p))
       return Status::ResourceExhausted(
-          "GPU search needs " + std::to_string(p.bytes) + " bytes of working memory even for one "
-          "query at a time, but only " + std::to_string(budget) + " bytes (memory_fraction " +
-          std::to_string(in.memory_fraction) + " of " + std::to_string(in.free_bytes) +
+          "GPU search needs " + std::to_string(p.bytes) +
+          " bytes of working memory even for one "
+          "query at a time, but only " +
+          std::to_string(budget) + " bytes (memory_fraction " + std::to_string(in.memory_fraction) +
+          " of " + std::to_string(in.free_bytes) +
           " free) are available: free device memory, lower k, or raise memory_fraction");
   }
   return p;

@@ -24,11 +24,11 @@ struct GpuPlanInputs {
   size_t free_bytes = 0;         ///< device memory free now (cudaMemGetInfo)
   double memory_fraction = 0.8;  ///< share of free_bytes the buffers may take, in (0, 1]
   int64_t dim = 0;
-  int64_t k = 0;                 ///< neighbours per query, in [1, 1024]
-  int64_t queries = 0;           ///< queries in the search call (>= 1)
-  int64_t base_rows = 0;         ///< resident vectors (>= 1)
-  bool float16 = false;          ///< float16 storage: queries get a float16 copy too
-  int multiprocessors = 1;       ///< streaming multiprocessors: splits keep them busy
+  int64_t k = 0;            ///< neighbours per query, in [1, 1024]
+  int64_t queries = 0;      ///< queries in the search call (>= 1)
+  int64_t base_rows = 0;    ///< resident vectors (>= 1)
+  bool float16 = false;     ///< float16 storage: queries get a float16 copy too
+  int multiprocessors = 1;  ///< streaming multiprocessors: splits keep them busy
 };
 
 /// Buffer sizes of one search.

@@ -59,8 +59,9 @@ template <typename T>
 bool read_equal(Reader& r, const char* field, T want) {
   T got{};
   if (!r.pod(&got, field)) return false;
-  return expect(r, got == want, std::string(field) + " is " + std::to_string(got) + ", expected " +
-                                    std::to_string(want));
+  return expect(
+      r, got == want,
+      std::string(field) + " is " + std::to_string(got) + ", expected " + std::to_string(want));
 }
 
 // Skips `count` elements of `size` bytes, checked against the bytes left first.
@@ -93,10 +94,9 @@ bool check_quantizer(Reader& r, const FaissIvfShape& shape, uint64_t nlist) {
   int64_t ntotal = 0;
   if (!expect_tag(r, fourcc(shape.l2 ? "IxF2" : "IxFI"), "coarse quantizer type")) return false;
   if (!check_header(r, shape, &ntotal)) return false;
-  if (!expect(r, static_cast<uint64_t>(ntotal) == nlist, "quantizer holds " +
-                                                             std::to_string(ntotal) +
-                                                             " centroids for " +
-                                                             std::to_string(nlist) + " lists"))
+  if (!expect(r, static_cast<uint64_t>(ntotal) == nlist,
+              "quantizer holds " + std::to_string(ntotal) + " centroids for " +
+                  std::to_string(nlist) + " lists"))
     return false;
   const uint64_t d = static_cast<uint64_t>(shape.dim);
   if (!expect(r, nlist <= r.remaining() / (d * sizeof(float)), "centroids are truncated"))
@@ -115,22 +115,21 @@ bool check_body(Reader& r, const FaissIvfShape& shape, uint64_t* code_size) {
   const uint64_t d = static_cast<uint64_t>(shape.dim);
   uint8_t by_residual = 0;
   switch (shape.encoding) {
-    case IvfEncoding::kFlat:
-      *code_size = d * sizeof(float);
-      return true;
+    case IvfEncoding::kFlat: *code_size = d * sizeof(float); return true;
     case IvfEncoding::kSQ8:
     case IvfEncoding::kSQ4: {
       const bool eight = shape.encoding == IvfEncoding::kSQ8;
       *code_size = eight ? d : (d + 1) / 2;
       int32_t rangestat = 0;
       float rangestat_arg = 0;
-      if (!read_equal<int32_t>(r, "scalar quantizer type",
-                               eight ? faiss::ScalarQuantizer::QT_8bit
-                                     : faiss::ScalarQuantizer::QT_4bit))
+      if (!read_equal<int32_t>(
+              r, "scalar quantizer type",
+              eight ? faiss::ScalarQuantizer::QT_8bit : faiss::ScalarQuantizer::QT_4bit))
         return false;
       if (!r.pod(&rangestat, "scalar quantizer range statistic")) return false;
-      if (!expect(r, rangestat >= faiss::ScalarQuantizer::RS_minmax &&
-                         rangestat <= faiss::ScalarQuantizer::RS_optim,
+      if (!expect(r,
+                  rangestat >= faiss::ScalarQuantizer::RS_minmax &&
+                      rangestat <= faiss::ScalarQuantizer::RS_optim,
                   "unknown scalar quantizer range statistic"))
         return false;
       r.pod(&rangestat_arg, "scalar quantizer range argument");

@@ -252,9 +252,9 @@ class FlatIndex final : public IndexBase {
     const int64_t d = dim();
     const bool l2 = metric() == Metric::kL2;
     const int64_t nq = qend - qbegin;
-    const int64_t block = std::clamp<int64_t>(
-        kBlasBlockBytes / (d * static_cast<int64_t>(sizeof(float))), kBlasMinBlockRows,
-        kBlasMaxBlockRows);
+    const int64_t block =
+        std::clamp<int64_t>(kBlasBlockBytes / (d * static_cast<int64_t>(sizeof(float))),
+                            kBlasMinBlockRows, kBlasMaxBlockRows);
     std::vector<float> ip(static_cast<size_t>(kBlasQueryTile * block));
     // Base blocks outside, query tiles inside: a base block is read from memory once and reused
     // from cache by every query tile.

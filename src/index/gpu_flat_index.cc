@@ -13,11 +13,11 @@
 // exact scan of the host copy when GpuFlatOptions::prefer_gpu is set.
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
-#include <set>
-#include <cstring>
 #include <new>
+#include <set>
 #include <sstream>
 
 #include "common/parallel.h"
@@ -119,10 +119,10 @@ class GpuFlatIndex final : public IndexBase {
                                      std::to_string(GpuFlatBackend::kMaxK) +
                                      " neighbours per query, got k = " + std::to_string(o.k) +
                                      "; use a CPU flat index for larger k");
-    Status s = device_stale_
-                   ? Status::Unavailable("the device copy of the gpu_flat index could not be "
-                                         "rebuilt after a removal; add or remove again to retry")
-                   : backend_->search(q, k_eff, stride, dists, labels);
+    Status s = device_stale_ ? Status::Unavailable(
+                                   "the device copy of the gpu_flat index could not be "
+                                   "rebuilt after a removal; add or remove again to retry")
+                             : backend_->search(q, k_eff, stride, dists, labels);
     if (s.ok()) batch_searches_.fetch_add(1, std::memory_order_relaxed);
     if (s.ok() || !options_.prefer_gpu ||
         (s.code() != StatusCode::kResourceExhausted && s.code() != StatusCode::kUnavailable))
@@ -159,9 +159,9 @@ class GpuFlatIndex final : public IndexBase {
   }
   std::string describe_locked() const override {
     std::ostringstream s;
-    s << "gpu_flat(dim=" << dim() << ", metric=" << metric_name(metric())
-      << ", " << describe_options(options_) << ", size=" << ids().live()
-      << ", on=" << backend_->describe() << ")";
+    s << "gpu_flat(dim=" << dim() << ", metric=" << metric_name(metric()) << ", "
+      << describe_options(options_) << ", size=" << ids().live() << ", on=" << backend_->describe()
+      << ")";
     return s.str();
   }
 
@@ -238,8 +238,7 @@ Result<std::unique_ptr<IndexImpl>> new_gpu_flat(int64_t dim, Metric metric,
   return new_gpu_flat_on(dim, metric, options, std::move(*backend));
 }
 
-Result<std::unique_ptr<IndexImpl>> load_gpu_flat(Reader& r, int64_t dim, Metric metric,
-                                                 IdMap ids) {
+Result<std::unique_ptr<IndexImpl>> load_gpu_flat(Reader& r, int64_t dim, Metric metric, IdMap ids) {
   GpuFlatOptions options;
   if (!read_gpu_options(r, &options)) return r.status();
   auto backend = make_gpu_flat_backend(dim, metric, options);
@@ -253,8 +252,8 @@ Result<std::unique_ptr<IndexImpl>> load_gpu_flat(Reader& r, int64_t dim, Metric 
     r.corrupt("gpu_flat index with dead slots");
     return r.status();
   }
-  auto index = std::make_unique<GpuFlatIndex>(dim, metric, options, std::move(*backend),
-                                              std::move(ids));
+  auto index =
+      std::make_unique<GpuFlatIndex>(dim, metric, options, std::move(*backend), std::move(ids));
   if (!r.vec(&index->host(), "gpu_flat vectors")) return r.status();
   if (index->host().size() != static_cast<size_t>(index->size() * dim)) {
     r.corrupt("gpu_flat vector count does not match the id map");

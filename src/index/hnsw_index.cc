@@ -47,8 +47,8 @@ namespace {
 using Graph = hnswlib::HierarchicalNSW<float>;
 using hnswlib::linklistsizeint;
 using hnswlib::tableint;
-using Queue = std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>,
-                                  Graph::CompareByFirst>;
+using Queue = std::priority_queue<std::pair<float, tableint>,
+                                  std::vector<std::pair<float, tableint>>, Graph::CompareByFirst>;
 
 // Capacity of a new graph; it doubles as vectors arrive.
 constexpr size_t kInitialCapacity = 1024;
@@ -202,7 +202,8 @@ class HnswIndex final : public IndexBase {
     w.pod<uint64_t>(n);
     w.pod<int32_t>(n == 0 ? -1 : g.maxlevel_);
     w.pod<uint32_t>(n == 0 ? kNoNode : g.enterpoint_node_);
-    for (size_t i = 0; i < n; ++i) w.bytes(g.getDataByInternalId(static_cast<tableint>(i)), g.data_size_);
+    for (size_t i = 0; i < n; ++i)
+      w.bytes(g.getDataByInternalId(static_cast<tableint>(i)), g.data_size_);
     std::vector<int32_t> levels(g.element_levels_.begin(), g.element_levels_.begin() + n);
     w.vec(levels);
     std::vector<uint8_t> deleted(n);
@@ -260,8 +261,9 @@ class HnswIndex final : public IndexBase {
   std::string describe_locked() const override {
     std::ostringstream s;
     s << "hnsw(dim=" << dim() << ", metric=" << metric_name(metric()) << ", "
-      << describe_options(options_) << ", size=" << ids().live() << ", tombstones=" << graph_->num_deleted_
-      << ", capacity=" << graph_->max_elements_ << ", kernels=" << kernels().name << ")";
+      << describe_options(options_) << ", size=" << ids().live()
+      << ", tombstones=" << graph_->num_deleted_ << ", capacity=" << graph_->max_elements_
+      << ", kernels=" << kernels().name << ")";
     return s.str();
   }
 
@@ -292,8 +294,8 @@ class HnswIndex final : public IndexBase {
       g->size_data_per_element_ = (unpadded + align_ - 1) / align_ * align_;
       std::free(g->data_level0_memory_);
       g->data_level0_memory_ = nullptr;
-      g->data_level0_memory_ = static_cast<char*>(
-          std::aligned_alloc(align_, capacity * g->size_data_per_element_));
+      g->data_level0_memory_ =
+          static_cast<char*>(std::aligned_alloc(align_, capacity * g->size_data_per_element_));
       if (g->data_level0_memory_ == nullptr) throw std::bad_alloc();
       return g;
     });
@@ -313,9 +315,10 @@ class HnswIndex final : public IndexBase {
     Graph& g = *graph_;
     if (need <= g.max_elements_) return Status::OK();
     const size_t cap = static_cast<size_t>(std::min<uint64_t>(
-        kMaxNodes, std::max<uint64_t>(need, std::max<uint64_t>(2 * g.max_elements_, kInitialCapacity))));
+        kMaxNodes,
+        std::max<uint64_t>(need, std::max<uint64_t>(2 * g.max_elements_, kInitialCapacity))));
     Status oom = Status::ResourceExhausted("out of memory growing the hnsw graph to " +
-                                                 std::to_string(cap) + " vectors; nothing was added");
+                                           std::to_string(cap) + " vectors; nothing was added");
     char* level0 = static_cast<char*>(std::aligned_alloc(align_, cap * g.size_data_per_element_));
     if (level0 == nullptr) return oom;
     const Status grown = guarded_void("growing the hnsw graph", [&] {
@@ -485,8 +488,9 @@ class HnswIndex final : public IndexBase {
     });
     if (failed) {
       rollback(g, first, n, old_entry, old_max_level);
-      return Status::ResourceExhausted("out of memory linking vectors into the hnsw graph; "
-                                       "nothing was added");
+      return Status::ResourceExhausted(
+          "out of memory linking vectors into the hnsw graph; "
+          "nothing was added");
     }
     return Status::OK();
   }
@@ -651,12 +655,12 @@ class HnswIndex final : public IndexBase {
     const size_t old_upper = upper_link_bytes_;
     upper_link_bytes_ = 0;
     auto fresh = new_graph(std::max(live, kInitialCapacity));
-    Status s = fresh.ok() ? insert_nodes(**fresh, 0, live,
-                                         [&](size_t i) {
-                                           return old.getDataByInternalId(
-                                               static_cast<tableint>(src[i]));
-                                         })
-                          : fresh.status();
+    Status s = fresh.ok()
+                   ? insert_nodes(**fresh, 0, live,
+                                  [&](size_t i) {
+                                    return old.getDataByInternalId(static_cast<tableint>(src[i]));
+                                  })
+                   : fresh.status();
     if (!s.ok()) {
       upper_link_bytes_ = old_upper;
       return;
@@ -699,8 +703,8 @@ class HnswIndex final : public IndexBase {
   }
 
   HnswOptions options_;  // ef_search changes with set_default_search_options (mu_ exclusive)
-  KernelSpace space_;            // referenced by graph_: declared first, destroyed last
-  const PairFn kernel_;           // l2sqr, or dot for IP and cosine (distance 1 - dot)
+  KernelSpace space_;    // referenced by graph_: declared first, destroyed last
+  const PairFn kernel_;  // l2sqr, or dot for IP and cosine (distance 1 - dot)
   const bool one_minus_;
   const size_t vector_dim_;
   std::unique_ptr<Graph> graph_;
@@ -718,8 +722,7 @@ Result<std::unique_ptr<IndexImpl>> new_hnsw(int64_t dim, Metric metric, const Hn
     return Status::ResourceExhausted("an hnsw index holds at most " + std::to_string(kMaxNodes) +
                                      " vectors");
   auto index = std::make_unique<HnswIndex>(dim, metric, options);
-  VECPERF_RETURN_IF_ERROR(
-      index->init(std::max(kInitialCapacity, static_cast<size_t>(capacity))));
+  VECPERF_RETURN_IF_ERROR(index->init(std::max(kInitialCapacity, static_cast<size_t>(capacity))));
   return std::unique_ptr<IndexImpl>(std::move(index));
 }
 
@@ -801,8 +804,8 @@ Result<std::unique_ptr<IndexImpl>> load_hnsw(Reader& r, int64_t dim, Metric metr
       for (int l = 0; l <= levels[i]; ++l) {
         const uint32_t cnt = counts[c++];
         if (cnt > (l == 0 ? 2 * m : m)) {
-          fail(r, "node " + std::to_string(i) + " has " + std::to_string(cnt) +
-                      " links on level " + std::to_string(l));
+          fail(r, "node " + std::to_string(i) + " has " + std::to_string(cnt) + " links on level " +
+                      std::to_string(l));
           return r.status();
         }
         if (cnt > total - pos) {

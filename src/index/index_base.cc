@@ -18,8 +18,7 @@ namespace {
 constexpr int64_t kAddChunkRows = 8192;
 
 // Normalises rows for the cosine metric into `buf`; other metrics pass the view through.
-Result<MatrixView> prepare(Metric metric, MatrixView v, std::vector<float>& buf,
-                           const char* what) {
+Result<MatrixView> prepare(Metric metric, MatrixView v, std::vector<float>& buf, const char* what) {
   if (metric != Metric::kCosine || v.rows == 0) return v;
   buf.assign(v.data, v.data + v.rows * v.dim);
   for (int64_t i = 0; i < v.rows; ++i) {
@@ -272,8 +271,9 @@ SearchOptions IndexBase::default_search_options() const {
 
 Status IndexBase::set_default_search_options(const SearchOptions& o) {
   if (o.nprobe < 0 || o.ef_search < 0 || o.rerank < 0)
-    return Status::InvalidArgument("default nprobe, ef_search and rerank must be >= 0 "
-                                   "(0 keeps the current default)");
+    return Status::InvalidArgument(
+        "default nprobe, ef_search and rerank must be >= 0 "
+        "(0 keeps the current default)");
   // Exclusive: searches read the defaults under the shared lock, so none sees a half update.
   std::unique_lock lock(mu_);
   return set_defaults_locked(o);

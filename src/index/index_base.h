@@ -82,11 +82,7 @@ class IndexBase : public IndexImpl {
 
  protected:
   IndexBase(IndexKind kind, int64_t dim, Metric metric, IdMap ids = {})
-      : kind_(kind),
-        dim_(dim),
-        metric_(metric),
-        ids_(std::move(ids)),
-        max_id_(largest_id(ids_)) {}
+      : kind_(kind), dim_(dim), metric_(metric), ids_(std::move(ids)), max_id_(largest_id(ids_)) {}
 
   /// Stores `vectors` (already validated and, for cosine, normalised) at slots
   /// first_slot .. first_slot + rows - 1, which ids_ already maps. On failure the backend must
@@ -130,8 +126,8 @@ class IndexBase : public IndexImpl {
   // next_free_id() rescans. Guarded by mu_.
   mutable int64_t max_id_;
   mutable bool max_id_stale_ = false;
-  mutable RwLock mu_;             // guards ids_ and the backend's structure
-  std::mutex write_mu_;           // serialises add/remove calls across their chunks
+  mutable RwLock mu_;    // guards ids_ and the backend's structure
+  std::mutex write_mu_;  // serialises add/remove calls across their chunks
 };
 
 /// Loaders of the concrete backends: rebuild from the backend's part of a payload.

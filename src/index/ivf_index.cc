@@ -79,8 +79,8 @@ void IvfIndex::vector_locked(int64_t slot, float* out) const {
 }
 
 size_t IvfIndex::memory_locked() const {
-  size_t bytes = (buffer_.capacity() + originals_.capacity() + centroids_.capacity()) *
-                 sizeof(float);
+  size_t bytes =
+      (buffer_.capacity() + originals_.capacity() + centroids_.capacity()) * sizeof(float);
   if (!ivf_) return bytes;
   const faiss::InvertedLists* il = ivf_->invlists;
   for (size_t l = 0; l < il->nlist; ++l)
@@ -127,9 +127,8 @@ IndexCapabilities IvfIndex::capabilities_locked() const {
 
 std::string IvfIndex::describe_locked() const {
   std::ostringstream s;
-  s << "ivf(dim=" << dim() << ", metric=" << metric_name(metric()) << ", "
-    << describe_options(opt_) << ", trained=" << (ivf_ ? "yes" : "no")
-    << ", size=" << ids().live();
+  s << "ivf(dim=" << dim() << ", metric=" << metric_name(metric()) << ", " << describe_options(opt_)
+    << ", trained=" << (ivf_ ? "yes" : "no") << ", size=" << ids().live();
   if (ivf_) {
     s << ", lists=" << nlist() << ", tombstones=" << ids().slots() - ids().live();
     const faiss::InvertedLists* il = ivf_->invlists;
@@ -140,8 +139,8 @@ std::string IvfIndex::describe_locked() const {
       hi = std::max(hi, n);
       total += n;
     }
-    s << ", list_size min/mean/max=" << lo << "/" << (total / std::max<size_t>(1, il->nlist))
-      << "/" << hi;
+    s << ", list_size min/mean/max=" << lo << "/" << (total / std::max<size_t>(1, il->nlist)) << "/"
+      << hi;
   } else {
     s << ", train_at=" << train_threshold();
   }

@@ -59,8 +59,7 @@ class IvfIndex final : public IndexBase {
 
   // ---- persistence (ivf_io.cc) ----
   void save_locked(Writer& w) const override;
-  static Result<std::unique_ptr<IndexImpl>> load(Reader& r, int64_t dim, Metric metric,
-                                                 IdMap ids);
+  static Result<std::unique_ptr<IndexImpl>> load(Reader& r, int64_t dim, Metric metric, IdMap ids);
 
  protected:
   // ---- the IndexBase hooks: adds and training (ivf_train.cc), searches (ivf_search.cc), the
@@ -111,9 +110,8 @@ class IvfIndex final : public IndexBase {
 
   // The `nprobe` lists nearest to `query`: list numbers in `probe`, and in `probe_raw` the raw
   // coarse value FAISS's scanners expect (squared L2, or the inner product).
-  void coarse(const float* query, std::vector<float>& dis, TopK& top,
-              std::vector<float>& sel_dis, std::vector<int64_t>& probe,
-              std::vector<float>& probe_raw) const;
+  void coarse(const float* query, std::vector<float>& dis, TopK& top, std::vector<float>& sel_dis,
+              std::vector<int64_t>& probe, std::vector<float>& probe_raw) const;
 
   // kFlat, several queries: the same work as scan_flat, reordered so that each block of
   // centroids and each block of a list is loaded into cache once for all the queries of the
@@ -136,10 +134,10 @@ class IvfIndex final : public IndexBase {
   std::string check_loaded() const;
 
   IvfOptions opt_;
-  std::vector<float> buffer_;       // untrained: slots x dim, dense
+  std::vector<float> buffer_;             // untrained: slots x dim, dense
   std::unique_ptr<faiss::IndexIVF> ivf_;  // trained: quantizer, code books and lists
-  std::vector<float> centroids_;    // trained: nlist x dim, for our coarse assignment
-  std::vector<float> originals_;    // compressed with rerank > 0: slots x dim (tombstones zero)
+  std::vector<float> centroids_;          // trained: nlist x dim, for our coarse assignment
+  std::vector<float> originals_;  // compressed with rerank > 0: slots x dim (tombstones zero)
 };
 
 }  // namespace vecperf::internal

@@ -40,7 +40,9 @@ class WriterBridge : public faiss::IOWriter {
 // Reads FAISS's serialization from a bounded byte range; a short read makes FAISS throw.
 class ReaderBridge : public faiss::IOReader {
  public:
-  ReaderBridge(const char* data, size_t size) : data_(data), size_(size) { name = "vecperf payload"; }
+  ReaderBridge(const char* data, size_t size) : data_(data), size_(size) {
+    name = "vecperf payload";
+  }
   size_t operator()(void* ptr, size_t size, size_t nitems) override {
     if (size == 0) return nitems;
     const size_t avail = std::min(nitems, (size_ - pos_) / size);
@@ -81,7 +83,7 @@ void IvfIndex::save_locked(Writer& w) const {
 }
 
 Result<std::unique_ptr<IndexImpl>> IvfIndex::load(Reader& r, int64_t dim, Metric metric,
-                                               IdMap ids) {
+                                                  IdMap ids) {
   uint32_t version = 0;
   IvfOptions o;
   uint8_t trained = 0;
@@ -98,7 +100,8 @@ Result<std::unique_ptr<IndexImpl>> IvfIndex::load(Reader& r, int64_t dim, Metric
   check.dim = dim;
   check.ivf = o;
   if (Status s = check.validate(); !s.ok() || trained > 1) {
-    r.corrupt("invalid ivf parameters" + (s.ok() ? std::string() : ": " + std::string(s.message())));
+    r.corrupt("invalid ivf parameters" +
+              (s.ok() ? std::string() : ": " + std::string(s.message())));
     return r.status();
   }
   const int64_t slots = ids.slots(), live = ids.live();
@@ -181,14 +184,14 @@ std::string IvfIndex::check_loaded() const {
     case IvfEncoding::kSQ4: {
       auto* sq = dynamic_cast<const faiss::IndexIVFScalarQuantizer*>(&ivf);
       encoding_ok = sq != nullptr && sq->sq.qtype == (opt_.encoding == IvfEncoding::kSQ8
-                                                         ? faiss::ScalarQuantizer::QT_8bit
-                                                         : faiss::ScalarQuantizer::QT_4bit);
+                                                          ? faiss::ScalarQuantizer::QT_8bit
+                                                          : faiss::ScalarQuantizer::QT_4bit);
       break;
     }
     case IvfEncoding::kPQ: {
       auto* pq = dynamic_cast<const faiss::IndexIVFPQ*>(&ivf);
-      encoding_ok = pq != nullptr && pq->pq.M == static_cast<size_t>(opt_.pq_m) &&
-                    pq->pq.nbits == 8;
+      encoding_ok =
+          pq != nullptr && pq->pq.M == static_cast<size_t>(opt_.pq_m) && pq->pq.nbits == 8;
       break;
     }
   }

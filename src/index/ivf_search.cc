@@ -27,28 +27,29 @@ inline float to_distance(bool l2, float raw) { return l2 ? raw : 1.0f - raw; }
 }  // namespace
 
 Status IvfIndex::search_locked(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,
-                     float* dists, int64_t* labels) const {
+                               float* dists, int64_t* labels) const {
   const int threads = resolve_threads(o.num_threads, q.rows);
   const int64_t nprobe = std::min<int64_t>(nlist(), o.nprobe > 0 ? o.nprobe : opt_.nprobe);
   const int64_t rerank = originals_.empty() ? 0 : (o.rerank > 0 ? o.rerank : opt_.rerank);
   // Worker threads must not let an exception escape (it would terminate the host).
-  return guarded_chunks(q.rows, threads, "searching the IVF index", [&](int64_t begin, int64_t end, int) {
-      if (!ivf_) {
-        search_buffer(q, begin, end, k_eff, stride, dists, labels);
-      } else if (opt_.encoding != IvfEncoding::kFlat) {
-        scan_codes(q, begin, end, nprobe, rerank, k_eff, stride, dists, labels);
-      } else if (end - begin == 1) {
-        scan_flat(q, begin, end, nprobe, k_eff, stride, dists, labels);
-      } else {
-        for (int64_t b = begin; b < end; b += kBatchQueries)
-          scan_flat_batch(q, b, std::min(end, b + kBatchQueries), nprobe, k_eff, stride, dists,
-                          labels);
-      }
-  });
+  return guarded_chunks(q.rows, threads, "searching the IVF index",
+                        [&](int64_t begin, int64_t end, int) {
+                          if (!ivf_) {
+                            search_buffer(q, begin, end, k_eff, stride, dists, labels);
+                          } else if (opt_.encoding != IvfEncoding::kFlat) {
+                            scan_codes(q, begin, end, nprobe, rerank, k_eff, stride, dists, labels);
+                          } else if (end - begin == 1) {
+                            scan_flat(q, begin, end, nprobe, k_eff, stride, dists, labels);
+                          } else {
+                            for (int64_t b = begin; b < end; b += kBatchQueries)
+                              scan_flat_batch(q, b, std::min(end, b + kBatchQueries), nprobe, k_eff,
+                                              stride, dists, labels);
+                          }
+                        });
 }
 
-void IvfIndex::search_buffer(MatrixView q, int64_t begin, int64_t end, int64_t k_eff, int64_t stride,
-                   float* dists, int64_t* labels) const {
+void IvfIndex::search_buffer(MatrixView q, int64_t begin, int64_t end, int64_t k_eff,
+                             int64_t stride, float* dists, int64_t* labels) const {
   const int64_t n = ids().slots();
   const size_t d = static_cast<size_t>(dim());
   const DistanceKernels& kern = kernels();
@@ -59,8 +60,7 @@ void IvfIndex::search_buffer(MatrixView q, int64_t begin, int64_t end, int64_t k
   for (int64_t i = begin; i < end; ++i) {
     for (int64_t b = 0; b < n; b += kBlock) {
       const int64_t m = std::min(kBlock, n - b);
-      (is_l2 ? kern.l2sqr_many : kern.dot_many)(q.row(i), buffer_.data() + b * d, m, d,
-                                                buf.data());
+      (is_l2 ? kern.l2sqr_many : kern.dot_many)(q.row(i), buffer_.data() + b * d, m, d, buf.data());
       if (!is_l2)
         for (int64_t j = 0; j < m; ++j) buf[j] = 1.0f - buf[j];
       top.push_block(buf.data(), m, b);
@@ -70,8 +70,8 @@ void IvfIndex::search_buffer(MatrixView q, int64_t begin, int64_t end, int64_t k
 }
 
 void IvfIndex::coarse(const float* query, std::vector<float>& dis, TopK& top,
-            std::vector<float>& sel_dis, std::vector<int64_t>& probe,
-            std::vector<float>& probe_raw) const {
+                      std::vector<float>& sel_dis, std::vector<int64_t>& probe,
+                      std::vector<float>& probe_raw) const {
   const int64_t nl = nlist();
   const size_t d = static_cast<size_t>(dim());
   const DistanceKernels& kern = kernels();
@@ -86,8 +86,8 @@ void IvfIndex::coarse(const float* query, std::vector<float>& dis, TopK& top,
   for (int64_t j = 0; j < got; ++j) probe_raw[j] = l2() ? sel_dis[j] : -sel_dis[j];
 }
 
-void IvfIndex::scan_flat_batch(MatrixView q, int64_t begin, int64_t end, int64_t nprobe, int64_t k_eff,
-                     int64_t stride, float* dists, int64_t* labels) const {
+void IvfIndex::scan_flat_batch(MatrixView q, int64_t begin, int64_t end, int64_t nprobe,
+                               int64_t k_eff, int64_t stride, float* dists, int64_t* labels) const {
   const size_t d = static_cast<size_t>(dim());
   const DistanceKernels& kern = kernels();
   const ManyFn many = l2() ? kern.l2sqr_many : kern.dot_many;
@@ -149,7 +149,7 @@ void IvfIndex::scan_flat_batch(MatrixView q, int64_t begin, int64_t end, int64_t
 }
 
 void IvfIndex::scan_flat(MatrixView q, int64_t begin, int64_t end, int64_t nprobe, int64_t k_eff,
-               int64_t stride, float* dists, int64_t* labels) const {
+                         int64_t stride, float* dists, int64_t* labels) const {
   const size_t d = static_cast<size_t>(dim());
   const DistanceKernels& kern = kernels();
   const bool is_l2 = l2();
@@ -182,7 +182,7 @@ void IvfIndex::scan_flat(MatrixView q, int64_t begin, int64_t end, int64_t nprob
 }
 
 void IvfIndex::scan_codes(MatrixView q, int64_t begin, int64_t end, int64_t nprobe, int64_t rerank,
-                int64_t k_eff, int64_t stride, float* dists, int64_t* labels) const {
+                          int64_t k_eff, int64_t stride, float* dists, int64_t* labels) const {
   const size_t d = static_cast<size_t>(dim());
   const bool is_l2 = l2();
   const faiss::InvertedLists* il = ivf_->invlists;
@@ -209,14 +209,14 @@ void IvfIndex::scan_codes(MatrixView q, int64_t begin, int64_t end, int64_t npro
       const size_t size = il->list_size(list);
       if (size == 0) continue;
       scanner->set_list(probe[p], raw[p]);
-      scanner->scan_codes(size, il->get_codes(list), il->get_ids(list), hdis.data(),
-                          hids.data(), kk);
+      scanner->scan_codes(size, il->get_codes(list), il->get_ids(list), hdis.data(), hids.data(),
+                          kk);
     }
     for (size_t j = 0; j < kk; ++j) {
       if (hids[j] < 0) continue;
-      const float dist =
-          rerank > 0 ? metric_distance(metric(), query, originals_.data() + hids[j] * d, d)
-                     : to_distance(is_l2, hdis[j]);
+      const float dist = rerank > 0
+                             ? metric_distance(metric(), query, originals_.data() + hids[j] * d, d)
+                             : to_distance(is_l2, hdis[j]);
       top.push(dist, hids[j]);
     }
     top.extract(dists + i * stride, labels + i * stride);

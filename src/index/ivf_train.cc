@@ -98,11 +98,11 @@ std::unique_ptr<faiss::IndexIVF> IvfIndex::make_faiss(int64_t nl) const {
       break;
     case IvfEncoding::kSQ8:
     case IvfEncoding::kSQ4:
-      ivf = std::make_unique<faiss::IndexIVFScalarQuantizer>(
-          quantizer.get(), d, nl,
-          opt_.encoding == IvfEncoding::kSQ8 ? faiss::ScalarQuantizer::QT_8bit
-                                             : faiss::ScalarQuantizer::QT_4bit,
-          mt, true);
+      ivf = std::make_unique<faiss::IndexIVFScalarQuantizer>(quantizer.get(), d, nl,
+                                                             opt_.encoding == IvfEncoding::kSQ8
+                                                                 ? faiss::ScalarQuantizer::QT_8bit
+                                                                 : faiss::ScalarQuantizer::QT_4bit,
+                                                             mt, true);
       break;
     case IvfEncoding::kPQ: {
       auto pq = std::make_unique<faiss::IndexIVFPQ>(quantizer.get(), d, nl,

@@ -19,15 +19,14 @@ struct Head {
   size_t shard;
   int pos;
   // std::push_heap builds a max-heap; invert so the nearest (then smallest id) is on top.
-  bool operator<(const Head& o) const {
-    return dist > o.dist || (dist == o.dist && id > o.id);
-  }
+  bool operator<(const Head& o) const { return dist > o.dist || (dist == o.dist && id > o.id); }
 };
 
 }  // namespace
 
 Status merge_results(Span<const ShardResults> shards, int64_t nq, int k, SearchResults out) {
-  if (k < 1) return Status::InvalidArgument("merge_results: k must be >= 1, got " + std::to_string(k));
+  if (k < 1)
+    return Status::InvalidArgument("merge_results: k must be >= 1, got " + std::to_string(k));
   if (nq < 0) return Status::InvalidArgument("merge_results: nq must be >= 0");
   if (out.distances == nullptr || out.ids == nullptr)
     return Status::InvalidArgument("merge_results: output buffers must not be null");

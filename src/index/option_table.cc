@@ -72,11 +72,16 @@ std::string option_allowed(const OptionField<O>& f) {
   return std::visit(
       [&](auto member) -> std::string {
         using T = std::remove_reference_t<decltype(std::declval<O&>().*member)>;
-        if constexpr (std::is_same_v<T, bool>) return "true or false";
-        else if constexpr (std::is_same_v<T, double>) return allowed_floats(f.range);
-        else if constexpr (std::is_enum_v<T>) return enum_choices(enum_table<T>());
-        else if constexpr (std::is_same_v<T, uint64_t>) return "an integer in [0, 2^64)";
-        else return allowed_ints(f.range);
+        if constexpr (std::is_same_v<T, bool>)
+          return "true or false";
+        else if constexpr (std::is_same_v<T, double>)
+          return allowed_floats(f.range);
+        else if constexpr (std::is_enum_v<T>)
+          return enum_choices(enum_table<T>());
+        else if constexpr (std::is_same_v<T, uint64_t>)
+          return "an integer in [0, 2^64)";
+        else
+          return allowed_ints(f.range);
       },
       f.member);
 }
@@ -87,10 +92,14 @@ std::string option_text(const O& o, const OptionField<O>& f) {
       [&](auto member) -> std::string {
         const auto& v = o.*member;
         using T = std::remove_cvref_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
-        else if constexpr (std::is_same_v<T, double>) return format_double(v);
-        else if constexpr (std::is_enum_v<T>) return enum_name(enum_table<T>(), v);
-        else return std::to_string(v);
+        if constexpr (std::is_same_v<T, bool>)
+          return v ? "true" : "false";
+        else if constexpr (std::is_same_v<T, double>)
+          return format_double(v);
+        else if constexpr (std::is_enum_v<T>)
+          return enum_name(enum_table<T>(), v);
+        else
+          return std::to_string(v);
       },
       f.member);
 }
@@ -101,12 +110,15 @@ Status check_option(const O& o, const OptionField<O>& f, const std::string& what
       [&](auto member) {
         const auto& v = o.*member;
         using T = std::remove_cvref_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, uint64_t>) return true;
+        if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, uint64_t>)
+          return true;
         else if constexpr (std::is_same_v<T, double>)
           return std::isfinite(v) && (f.range.flo_open ? v > f.range.flo : v >= f.range.flo) &&
                  v <= f.range.fhi;
-        else if constexpr (std::is_enum_v<T>) return enum_known(enum_table<T>(), v);
-        else return int64_t{v} >= f.range.lo && int64_t{v} <= f.range.hi;
+        else if constexpr (std::is_enum_v<T>)
+          return enum_known(enum_table<T>(), v);
+        else
+          return int64_t{v} >= f.range.lo && int64_t{v} <= f.range.hi;
       },
       f.member);
   if (ok) return Status::OK();
@@ -125,8 +137,10 @@ Status set_option_text(O& o, const OptionField<O>& f, std::string_view text,
       [&](auto member) -> Status {
         auto& v = updated.*member;
         using T = std::remove_cvref_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, bool>) return parse_bool(text, &v, what);
-        else if constexpr (std::is_same_v<T, double>) return parse_double(text, &v, what);
+        if constexpr (std::is_same_v<T, bool>)
+          return parse_bool(text, &v, what);
+        else if constexpr (std::is_same_v<T, double>)
+          return parse_double(text, &v, what);
         else if constexpr (std::is_enum_v<T>) {
           auto e = parse_enum(enum_table<T>(), text, what.c_str());
           if (!e.ok()) return e.status();
@@ -150,9 +164,12 @@ void write_options(Writer& w, const O& o) {
         [&](auto member) {
           const auto& v = o.*member;
           using T = std::remove_cvref_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, bool>) w.pod<uint8_t>(v ? 1 : 0);
-          else if constexpr (std::is_enum_v<T>) w.pod<int32_t>(static_cast<int32_t>(v));
-          else w.pod<T>(v);
+          if constexpr (std::is_same_v<T, bool>)
+            w.pod<uint8_t>(v ? 1 : 0);
+          else if constexpr (std::is_enum_v<T>)
+            w.pod<int32_t>(static_cast<int32_t>(v));
+          else
+            w.pod<T>(v);
         },
         f.member);
   }
@@ -190,13 +207,13 @@ bool read_options(Reader& r, O* o, const char* prefix) {
 
 // O is a type name, which cannot be parenthesised.
 // NOLINTBEGIN(bugprone-macro-parentheses)
-#define VECPERF_OPTION_TABLE_INSTANTIATE(O)                                                      \
-  template std::string option_allowed<O>(const OptionField<O>&);                                 \
-  template std::string option_text<O>(const O&, const OptionField<O>&);                          \
-  template Status check_option<O>(const O&, const OptionField<O>&, const std::string&);          \
-  template Status set_option_text<O>(O&, const OptionField<O>&, std::string_view,                \
-                                     const std::string&);                                        \
-  template void write_options<O>(Writer&, const O&);                                             \
+#define VECPERF_OPTION_TABLE_INSTANTIATE(O)                                             \
+  template std::string option_allowed<O>(const OptionField<O>&);                        \
+  template std::string option_text<O>(const O&, const OptionField<O>&);                 \
+  template Status check_option<O>(const O&, const OptionField<O>&, const std::string&); \
+  template Status set_option_text<O>(O&, const OptionField<O>&, std::string_view,       \
+                                     const std::string&);                               \
+  template void write_options<O>(Writer&, const O&);                                    \
   template bool read_options<O>(Reader&, O*, const char*);
 VECPERF_OPTION_TABLE_INSTANTIATE(IvfOptions)
 VECPERF_OPTION_TABLE_INSTANTIATE(HnswOptions)

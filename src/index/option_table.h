@@ -37,9 +37,8 @@ inline constexpr EnumName<IvfEncoding> kIvfEncodingNames[] = {{IvfEncoding::kFla
                                                               {IvfEncoding::kPQ, "pq"}};
 inline constexpr EnumName<GpuDtype> kGpuDtypeNames[] = {{GpuDtype::kFloat32, "float32"},
                                                         {GpuDtype::kFloat16, "float16"}};
-inline constexpr EnumName<SearchKnob> kSearchKnobNames[] = {{SearchKnob::kNone, ""},
-                                                            {SearchKnob::kNprobe, "nprobe"},
-                                                            {SearchKnob::kEfSearch, "ef_search"}};
+inline constexpr EnumName<SearchKnob> kSearchKnobNames[] = {
+    {SearchKnob::kNone, ""}, {SearchKnob::kNprobe, "nprobe"}, {SearchKnob::kEfSearch, "ef_search"}};
 
 /// The name table of an enum an option may hold.
 template <typename E>
@@ -149,10 +148,14 @@ OptionType option_type(const OptionField<O>& f) {
   return std::visit(
       [](auto member) {
         using T = std::remove_reference_t<decltype(std::declval<O&>().*member)>;
-        if constexpr (std::is_same_v<T, bool>) return OptionType::kBool;
-        else if constexpr (std::is_same_v<T, double>) return OptionType::kFloat;
-        else if constexpr (std::is_enum_v<T>) return OptionType::kName;
-        else return OptionType::kInt;
+        if constexpr (std::is_same_v<T, bool>)
+          return OptionType::kBool;
+        else if constexpr (std::is_same_v<T, double>)
+          return OptionType::kFloat;
+        else if constexpr (std::is_enum_v<T>)
+          return OptionType::kName;
+        else
+          return OptionType::kInt;
       },
       f.member);
 }
@@ -168,7 +171,8 @@ std::string option_text(const O& o, const OptionField<O>& f);
 /// Sets the field from text; kInvalidArgument "<what>: ..." when the text is not a value of the
 /// field's type or is out of its range.
 template <typename O>
-Status set_option_text(O& o, const OptionField<O>& f, std::string_view text, const std::string& what);
+Status set_option_text(O& o, const OptionField<O>& f, std::string_view text,
+                       const std::string& what);
 
 /// kInvalidArgument "<what> must be <allowed> (<note>), got <value>" when out of range.
 template <typename O>

@@ -2,6 +2,8 @@
 // from the tables of option_table.h; and the dispatch of a backend's payload to its loader.
 // make_index(), load() and from_bytes() are one layer up (src/build), where the auto backend and
 // the metrics wrapper live.
+#include "vecperf/options.h"
+
 #include <algorithm>
 #include <charconv>
 #include <string>
@@ -11,7 +13,6 @@
 #include "index/index_format.h"
 #include "index/option_table.h"
 #include "vecperf/index.h"
-#include "vecperf/options.h"
 
 namespace vecperf {
 
@@ -99,9 +100,9 @@ std::string known_names(IndexKind kind) {
   for_each_section(kind, defaults, [&](const char* prefix, auto fields, const auto&) {
     for (const auto& f : fields) out += (out.empty() ? "" : ", ") + std::string(prefix) + f.name;
   });
-  return "dim, metric" + (out.empty() ? std::string(" (") + index_kind_name(kind) +
-                                            " has no options of its own)"
-                                      : ", " + out);
+  return "dim, metric" +
+         (out.empty() ? std::string(" (") + index_kind_name(kind) + " has no options of its own)"
+                      : ", " + out);
 }
 
 Status unknown_name(IndexKind kind, std::string_view name) {
@@ -237,8 +238,8 @@ Result<IndexOptions> parse_index_spec(std::string_view spec) {
   const std::string kind_name(trim(spec.substr(0, cut)));
   auto kind = parse_index_kind(kind_name);
   if (!kind.ok())
-    return Status::InvalidArgument("index spec '" + std::string(spec) + "': " +
-                                   std::string(kind.status().message()) +
+    return Status::InvalidArgument("index spec '" + std::string(spec) +
+                                   "': " + std::string(kind.status().message()) +
                                    " (e.g. \"hnsw,M=32,ef_search=64\")");
   IndexOptions o;
   o.kind = *kind;

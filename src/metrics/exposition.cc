@@ -136,8 +136,8 @@ void Exposition::gauge(std::string_view name, std::string_view help, std::string
   sample(name, Type::kGauge, help, labels, format_value(value));
 }
 
-void Exposition::histogram_ns(std::string_view name, std::string_view help,
-                              std::string_view labels, const Histogram& histogram) {
+void Exposition::histogram_ns(std::string_view name, std::string_view help, std::string_view labels,
+                              const Histogram& histogram) {
   histogram.append_prometheus_samples_ns(find_or_add(name, Type::kHistogram, help).samples, name,
                                          labels);
 }

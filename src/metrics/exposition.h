@@ -50,8 +50,7 @@ class Exposition {
               std::string_view value);
   void counter(std::string_view name, std::string_view help, std::string_view labels,
                uint64_t value);
-  void gauge(std::string_view name, std::string_view help, std::string_view labels,
-             double value);
+  void gauge(std::string_view name, std::string_view help, std::string_view labels, double value);
   /// Adds a histogram recorded in nanoseconds, exposed in seconds.
   void histogram_ns(std::string_view name, std::string_view help, std::string_view labels,
                     const Histogram& histogram);

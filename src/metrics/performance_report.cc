@@ -80,8 +80,8 @@ void text_report(const MetricsSnapshot& s, const ReportOptions& o,
     const HistogramSummary& l = x.search_latency;
     char rate[32];
     std::snprintf(rate, sizeof(rate), "%.1f", qps(x));
-    out += "  " + x.name + ": " + x.kind + ", " + x.metric +
-           ", dim " + std::to_string(x.dim) + ", " + std::to_string(x.size) + " vectors, memory " +
+    out += "  " + x.name + ": " + x.kind + ", " + x.metric + ", dim " + std::to_string(x.dim) +
+           ", " + std::to_string(x.size) + " vectors, memory " +
            format_bytes(static_cast<double>(x.memory_bytes));
     if (x.memory_budget_bytes > 0) {
       out += " (" + format_ratio(ratio(x.memory_bytes, x.memory_budget_bytes)) + " of budget " +
@@ -97,8 +97,8 @@ void text_report(const MetricsSnapshot& s, const ReportOptions& o,
              std::to_string(x.migration_failures) + " failed)";
     out += "\n";
     if (l.count > 0) {
-      out += "    search latency p50 " + format_ns(l.p50) + ", p95 " + format_ns(l.p95) +
-             ", p99 " + format_ns(l.p99) + ", p99.9 " + format_ns(l.p999) + ", max " +
+      out += "    search latency p50 " + format_ns(l.p50) + ", p95 " + format_ns(l.p95) + ", p99 " +
+             format_ns(l.p99) + ", p99.9 " + format_ns(l.p999) + ", max " +
              format_ns(static_cast<double>(l.max)) + "\n";
     }
   }
@@ -107,9 +107,8 @@ void text_report(const MetricsSnapshot& s, const ReportOptions& o,
     const CacheStats& st = c.stats;
     out += "  " + c.name + ": " + std::to_string(st.lookups) + " lookups, hit rate " +
            format_ratio(st.lookups == 0 ? kNaN : st.hit_rate) + " (ram " +
-           format_ratio(tier_hit_rate(st.ram)) + ", disk " +
-           format_ratio(tier_hit_rate(st.disk)) + "), " + std::to_string(st.computed) +
-           " computed\n";
+           format_ratio(tier_hit_rate(st.ram)) + ", disk " + format_ratio(tier_hit_rate(st.disk)) +
+           "), " + std::to_string(st.computed) + " computed\n";
     out += "    ram " + format_bytes(static_cast<double>(st.ram.bytes)) + " in " +
            std::to_string(st.ram.entries) + " entries, " + std::to_string(st.ram.evictions) +
            " evictions; disk " + format_bytes(static_cast<double>(st.disk.bytes)) + "\n";

@@ -116,12 +116,11 @@ class Registry {
       const IndexMetrics& m = *indexes_[i];
       const std::string labels = format_labels({{"index", index_names[i]}});
       const std::string dim = std::to_string(m.dim_);
-      e.gauge("vecperf_index_info", "",
-              format_labels({{"index", index_names[i]},
-                             {"kind", m.kind_},
-                             {"metric", m.metric_},
-                             {"dim", dim}}),
-              1);
+      e.gauge(
+          "vecperf_index_info", "",
+          format_labels(
+              {{"index", index_names[i]}, {"kind", m.kind_}, {"metric", m.metric_}, {"dim", dim}}),
+          1);
       e.gauge("vecperf_index_vectors", "", labels,
               static_cast<double>(m.size_.load(std::memory_order_relaxed)));
       e.gauge("vecperf_index_memory_bytes", "", labels,
@@ -138,10 +137,10 @@ class Registry {
           const uint64_t n = m.errors_[op * kStatusCodes + code].load(std::memory_order_relaxed);
           // Only codes that occurred: ten mostly-zero series per operation would drown the rest.
           if (n == 0) continue;
-          e.counter("vecperf_index_errors_total", "",
-                    join_labels(op_labels, format_labels({{"code", status_code_name(
-                                                                       StatusCode(code))}})),
-                    n);
+          e.counter(
+              "vecperf_index_errors_total", "",
+              join_labels(op_labels, format_labels({{"code", status_code_name(StatusCode(code))}})),
+              n);
         }
       }
       e.counter("vecperf_index_search_queries_total", "", labels,

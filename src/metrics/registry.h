@@ -69,8 +69,7 @@ class IndexMetrics {
 
  private:
   friend class Registry;
-  IndexMetrics(const void* owner, uint64_t seq, std::string kind, std::string metric,
-               int64_t dim);
+  IndexMetrics(const void* owner, uint64_t seq, std::string kind, std::string metric, int64_t dim);
 
   const void* const owner_;
   const uint64_t seq_;  // creation order, for the default name

@@ -85,8 +85,8 @@ class Fields {
 
 // The knobs each kind of backend has, and which of them tuning searches.
 struct KindKnobs {
-  const char* tuned;      // the knob tune() searches, or nullptr
-  const char* optional;   // another knob the profile may carry, or nullptr
+  const char* tuned;     // the knob tune() searches, or nullptr
+  const char* optional;  // another knob the profile may carry, or nullptr
 };
 
 KindKnobs knobs_of(IndexKind kind) {
@@ -117,13 +117,13 @@ Status parse_knobs(const JsonValue& knobs, IndexKind kind, TuningResult* r) {
       if (allowed.tuned != nullptr)
         expected = " (expected \"" + std::string(allowed.tuned) + "\"" +
                    (allowed.optional ? ", \"" + std::string(allowed.optional) + "\"" : "") + ")";
-      return bad("knob \"" + m.key + "\" does not exist on " + index_kind_name(kind) +
-                 " indexes" + expected);
+      return bad("knob \"" + m.key + "\" does not exist on " + index_kind_name(kind) + " indexes" +
+                 expected);
     }
     const bool tuned = m.key == allowed.tuned;
     const double x = m.value.as_number();
-    if (m.value.type() != JsonValue::Type::kNumber || std::floor(x) != x ||
-        x < (tuned ? 1 : 0) || x > kIntMax)
+    if (m.value.type() != JsonValue::Type::kNumber || std::floor(x) != x || x < (tuned ? 1 : 0) ||
+        x > kIntMax)
       return bad("knob \"" + m.key + "\" must be an integer in [" + (tuned ? "1" : "0") + ", " +
                  std::to_string(std::numeric_limits<int>::max()) + "]");
     *knob_field(r->search_options, m.key) = static_cast<int>(x);

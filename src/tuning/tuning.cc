@@ -63,14 +63,17 @@ Status check_size(const Index& index, int64_t need) {
                   "neighbour)");
 }
 
-
 // Recall@k of the index at given knobs against precomputed exact neighbours.
 class Evaluator {
  public:
   Evaluator(const Index& index, MatrixView queries, std::vector<int64_t> truth,
             const int64_t* exclude, int k)
-      : index_(index), queries_(queries), exclude_(exclude), k_(k),
-        kk_(k + (exclude != nullptr ? 1 : 0)), truth_(std::move(truth)) {
+      : index_(index),
+        queries_(queries),
+        exclude_(exclude),
+        k_(k),
+        kk_(k + (exclude != nullptr ? 1 : 0)),
+        truth_(std::move(truth)) {
     // Truth rows sorted, for binary search, and the number of real neighbours.
     const int64_t nq = queries.rows;
     for (int64_t q = 0; q < nq; ++q) {
@@ -126,8 +129,8 @@ Status measure(const Index& index, MatrixView queries, SearchOptions knobs, int 
     one.num_threads = 1;
     for (int64_t q = 0; q < n; ++q) {
       const auto t0 = Clock::now();
-      VECPERF_RETURN_IF_ERROR(index.search(MatrixView{queries.row(q), 1, queries.dim}, one,
-                                           {dist.data(), ids.data()}));
+      VECPERF_RETURN_IF_ERROR(
+          index.search(MatrixView{queries.row(q), 1, queries.dim}, one, {dist.data(), ids.data()}));
       latency.record(static_cast<uint64_t>(
           std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count()));
     }
@@ -176,8 +179,9 @@ TuningResult exact_result(const Index& index, const IndexCapabilities& knob, dou
 }
 
 // The knob search proper, on validated input; `exclude` holds the held-out queries' own ids.
-Result<TuningResult> run(Index& index, const IndexCapabilities& knob, MatrixView queries, const int64_t* exclude, double target, int k,
-                         const TuningOptions& o, Clock::time_point start) {
+Result<TuningResult> run(Index& index, const IndexCapabilities& knob, MatrixView queries,
+                         const int64_t* exclude, double target, int k, const TuningOptions& o,
+                         Clock::time_point start) {
   TuningResult r = base_result(index, knob, target, k, exclude != nullptr);
   r.sample_size = queries.rows;
 
@@ -192,8 +196,8 @@ Result<TuningResult> run(Index& index, const IndexCapabilities& knob, MatrixView
                               : std::max(k, o.max_ef_search);
   r.min_value = lo_bound;
   r.max_value = hi_bound;
-  const int steps = static_cast<int>(std::ceil(
-      std::log2(static_cast<double>(hi_bound) / static_cast<double>(lo_bound) + 1.0)));
+  const int steps = static_cast<int>(
+      std::ceil(std::log2(static_cast<double>(hi_bound) / static_cast<double>(lo_bound) + 1.0)));
   const int64_t max_evaluations = 2 * int64_t{steps} + 1;
 
   SearchOptions knobs = r.search_options;

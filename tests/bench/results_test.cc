@@ -57,7 +57,8 @@ TEST(RecommendTest, PicksTheFastestSettingOfTheEngineThatMeetsTheTarget) {
 }
 
 TEST(RecommendTest, TiesGoToTheSmallerValue) {
-  std::vector<RunPoint> v = {point("vecperf", 16, 0.99, 1000, 1), point("vecperf", 8, 0.99, 1000, 1)};
+  std::vector<RunPoint> v = {point("vecperf", 16, 0.99, 1000, 1),
+                             point("vecperf", 8, 0.99, 1000, 1)};
   EXPECT_EQ(*recommend(v, "vecperf", 0.95, 0).choice, 1u);
 }
 

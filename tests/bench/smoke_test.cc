@@ -85,10 +85,10 @@ void check_documented_fields(const JsonValue& doc) {
                         "parameters.index", "parameters.sweep", "dataset.source",
                         "dataset.gt_source", "recommendation.message", "recommendation.knob"})
     expect_type(doc, p, T::kString);
-  for (const char* p : {"machine.hardware_threads", "parameters.k", "parameters.threads",
-                        "parameters.repeats", "parameters.target_recall", "parameters.max_p99_ms",
-                        "dataset.base_rows", "dataset.dim", "dataset.queries_rows",
-                        "dataset.gt_cols", "recommendation.value"})
+  for (const char* p :
+       {"machine.hardware_threads", "parameters.k", "parameters.threads", "parameters.repeats",
+        "parameters.target_recall", "parameters.max_p99_ms", "dataset.base_rows", "dataset.dim",
+        "dataset.queries_rows", "dataset.gt_cols", "recommendation.value"})
     expect_type(doc, p, T::kNumber);
   for (const char* p : {"parameters.nprobe", "parameters.ef_search", "parameters.peers",
                         "parameters.command_line", "engines", "runs", "best_per_engine", "notes"})
@@ -103,9 +103,9 @@ void check_documented_fields(const JsonValue& doc) {
   ASSERT_FALSE(at(doc, "runs").items().empty());
   for (const JsonValue& r : at(doc, "runs").items()) {
     for (const char* p : {"label", "engine", "index", "knob"}) expect_type(r, p, T::kString);
-    for (const char* p : {"value", "recall", "batch_qps", "single_qps", "latency_ms.p50",
-                          "latency_ms.p95", "latency_ms.p99", "latency_ms.p999",
-                          "build_seconds", "memory_bytes"})
+    for (const char* p :
+         {"value", "recall", "batch_qps", "single_qps", "latency_ms.p50", "latency_ms.p95",
+          "latency_ms.p99", "latency_ms.p999", "build_seconds", "memory_bytes"})
       expect_type(r, p, T::kNumber);
     for (const char* p : {"defaults", "tuned", "index_default", "pareto_single", "pareto_batch",
                           "memory_estimated"})
@@ -140,9 +140,11 @@ void expect_monotone_enough(const std::vector<std::pair<double, double>>& s) {
 TEST(VecperfBenchSmokeTest, IvfSweepWithFaissPeerWritesCompleteReports) {
   const std::string dir = temp_dir();
   const std::string json = dir + "/run.json", csv = dir + "/run.csv";
-  Outcome o = run_tool("--synthetic 2000,16,8 --nq 100 --index ivf:nlist=32 --nprobe 1,2,4,8,32 "
-                       "--threads 2 --repeats 1 --tune --tune-queries 100 --target-recall 0.9 "
-                       "--peers faiss --json " + json + " --csv " + csv);
+  Outcome o = run_tool(
+      "--synthetic 2000,16,8 --nq 100 --index ivf:nlist=32 --nprobe 1,2,4,8,32 "
+      "--threads 2 --repeats 1 --tune --tune-queries 100 --target-recall 0.9 "
+      "--peers faiss --json " +
+      json + " --csv " + csv);
   ASSERT_EQ(o.exit_code, 0) << o.output;
   EXPECT_NE(o.output.find("recommendation: nprobe="), std::string::npos) << o.output;
 
@@ -178,7 +180,8 @@ TEST(VecperfBenchSmokeTest, IvfSweepWithFaissPeerWritesCompleteReports) {
   double top = 0;
   for (const JsonValue& r : runs) top = std::max(top, at(r, "recall").as_number());
   for (const JsonValue& r : runs)
-    top_marked = top_marked || (at(r, "recall").as_number() == top && at(r, "pareto_single").as_bool());
+    top_marked =
+        top_marked || (at(r, "recall").as_number() == top && at(r, "pareto_single").as_bool());
   EXPECT_TRUE(top_marked);
 
   // CSV: a header and one line per run.
@@ -186,8 +189,8 @@ TEST(VecperfBenchSmokeTest, IvfSweepWithFaissPeerWritesCompleteReports) {
   std::string header, line;
   std::getline(lines, header);
   EXPECT_EQ(header.rfind("label,engine,index,defaults,knob,value,", 0), 0u) << header;
-  for (const char* col : {"recall", "batch_qps", "single_qps", "p999_ms", "cpu_model",
-                          "kernel_isa", "git_commit", "pareto_single", "recommended"})
+  for (const char* col : {"recall", "batch_qps", "single_qps", "p999_ms", "cpu_model", "kernel_isa",
+                          "git_commit", "pareto_single", "recommended"})
     EXPECT_NE(header.find(col), std::string::npos) << col;
   size_t rows = 0;
   while (std::getline(lines, line)) rows += line.empty() ? 0 : 1;
@@ -196,9 +199,11 @@ TEST(VecperfBenchSmokeTest, IvfSweepWithFaissPeerWritesCompleteReports) {
 
 TEST(VecperfBenchSmokeTest, HnswAutoSweepWithHnswlibPeer) {
   const std::string json = temp_dir() + "/hnsw.json";
-  Outcome o = run_tool("--synthetic 2000,16,8 --nq 100 --index hnsw:M=8,ef_construction=40 "
-                       "--sweep auto --latency-queries 20 --repeats 1 --peers hnswlib "
-                       "--target-recall 0.8 --json " + json);
+  Outcome o = run_tool(
+      "--synthetic 2000,16,8 --nq 100 --index hnsw:M=8,ef_construction=40 "
+      "--sweep auto --latency-queries 20 --repeats 1 --peers hnswlib "
+      "--target-recall 0.8 --json " +
+      json);
   ASSERT_EQ(o.exit_code, 0) << o.output;
   auto doc = internal::parse_json(read_file(json));
   ASSERT_TRUE(doc.ok()) << doc.status().to_string();

@@ -60,16 +60,14 @@ class FaultyFile : public rocksdb::FSWritableFileOwnerWrapper {
   rocksdb::IOStatus before_append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
                                   rocksdb::IODebugContext* dbg) {
     switch (fault_->load()) {
-      case Fault::kAppendEio:
-        return rocksdb::IOStatus::IOError("injected write EIO");
+      case Fault::kAppendEio: return rocksdb::IOStatus::IOError("injected write EIO");
       case Fault::kDiskFull:
         FSWritableFileOwnerWrapper::Append(rocksdb::Slice(data.data(), data.size() / 2), options,
                                            dbg)
             .PermitUncheckedError();
         return rocksdb::IOStatus::NoSpace("injected ENOSPC");
       case Fault::kNone:
-      case Fault::kSyncEio:
-        break;
+      case Fault::kSyncEio: break;
     }
     return rocksdb::IOStatus::OK();
   }
@@ -179,8 +177,7 @@ TEST_P(DiskFaultTest, WriteErrorIsIoErrorAndNeedsAReopen) {
     EXPECT_EQ(batch.code(), StatusCode::kIOError) << batch.to_string();
     const Status single = put(*cache, 60);
     EXPECT_EQ(single.code(), StatusCode::kIOError) << single.to_string();
-    EXPECT_NE(single.message().find("open it again"), std::string_view::npos)
-        << single.to_string();
+    EXPECT_NE(single.message().find("open it again"), std::string_view::npos) << single.to_string();
 
     // flush() must not reach RocksDB's SyncWAL on the failed WAL (it aborts the process).
     EXPECT_EQ(cache->flush().code(), StatusCode::kIOError);

@@ -26,7 +26,8 @@ struct BadOptions {
 TEST(CacheErrorPathsTest, EachBadOptionIsInvalidArgumentNamingTheField) {
   TempDir dir;
   const std::vector<BadOptions> cases = {
-      {"path", [&](CacheOptions* o) {
+      {"path",
+       [&](CacheOptions* o) {
          o->tiering = CacheTiering::kRamOnly;
          o->path = dir.path();
        }},
@@ -78,8 +79,7 @@ TEST(CacheErrorPathsTest, NullOutputBuffersAreInvalidArgument) {
     v->assign(t.size() * 8, 0.5f);
     return Status::OK();
   };
-  EXPECT_EQ((*c)->get_or_compute(texts, embed, 16, nullptr).code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ((*c)->get_or_compute(texts, embed, 16, nullptr).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ((*c)->get_or_compute(texts, EmbedFn(), 16, out.data()).code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ((*c)->stats().computed, 0u);
@@ -109,8 +109,7 @@ TEST(CacheErrorPathsTest, ThrowingEmbedFunctionIsReportedAndLeavesNothingBehind)
   const EmbedFn throws_int = [](std::span<const std::string_view>, std::vector<float>*) -> Status {
     throw 42;
   };
-  EXPECT_EQ((*c)->get_or_compute(texts, throws_int, 2, out.data()).code(),
-            StatusCode::kInternal);
+  EXPECT_EQ((*c)->get_or_compute(texts, throws_int, 2, out.data()).code(), StatusCode::kInternal);
 
   // Nothing was cached, and the next caller is not left waiting on an abandoned flight.
   for (std::string_view t : texts) {

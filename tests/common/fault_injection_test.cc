@@ -214,8 +214,7 @@ std::vector<SaveFault> save_faults() {
        std::strerror(EIO)},
       {"fsync EIO", [](FaultyFileOps& f) { f.fail(Op::kFsync, EIO); }, std::strerror(EIO)},
       {"close EIO", [](FaultyFileOps& f) { f.fail(Op::kClose, EIO); }, std::strerror(EIO)},
-      {"rename EXDEV", [](FaultyFileOps& f) { f.fail(Op::kRename, EXDEV); },
-       std::strerror(EXDEV)},
+      {"rename EXDEV", [](FaultyFileOps& f) { f.fail(Op::kRename, EXDEV); }, std::strerror(EXDEV)},
       {"short writes then EIO",
        [](FaultyFileOps& f) {
          f.max_chunk(7);

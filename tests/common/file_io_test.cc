@@ -43,7 +43,8 @@ void write_numbers(Writer& w, int n) {
 }
 
 TEST_F(FileIoTest, RoundTripsPayloadAndKind) {
-  ASSERT_TRUE(write_framed_file(path("a"), kSpec, 7, [](Writer& w) { write_numbers(w, 1000); }).ok());
+  ASSERT_TRUE(
+      write_framed_file(path("a"), kSpec, 7, [](Writer& w) { write_numbers(w, 1000); }).ok());
   auto f = read_framed_file(path("a"), kSpec);
   ASSERT_TRUE(f.ok()) << f.status().to_string();
   EXPECT_EQ(f->kind, 7u);
@@ -59,7 +60,8 @@ TEST_F(FileIoTest, RoundTripsPayloadAndKind) {
 }
 
 TEST_F(FileIoTest, FailedWriteKeepsThePreviousFileAndLeavesNoTemporary) {
-  ASSERT_TRUE(write_framed_file(path("keep"), kSpec, 1, [](Writer& w) { write_numbers(w, 10); }).ok());
+  ASSERT_TRUE(
+      write_framed_file(path("keep"), kSpec, 1, [](Writer& w) { write_numbers(w, 10); }).ok());
   const std::string before = slurp(path("keep"));
   Status s = write_framed_file(path("keep"), kSpec, 1, [](Writer& w) {
     write_numbers(w, 100000);
@@ -73,7 +75,8 @@ TEST_F(FileIoTest, FailedWriteKeepsThePreviousFileAndLeavesNoTemporary) {
 }
 
 TEST_F(FileIoTest, UnwritableLocationIsAnIoError) {
-  Status s = write_framed_file(path("no/such/dir/file"), kSpec, 1, [](Writer& w) { write_numbers(w, 1); });
+  Status s =
+      write_framed_file(path("no/such/dir/file"), kSpec, 1, [](Writer& w) { write_numbers(w, 1); });
   EXPECT_EQ(s.code(), StatusCode::kIOError);
 }
 

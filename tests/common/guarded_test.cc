@@ -31,10 +31,12 @@ TEST(GuardedTest, StandardExceptionsTakeTheGivenCode) {
   Status s = guarded("reading the lists", []() -> Status { throw std::runtime_error("bad size"); });
   EXPECT_EQ(s.code(), StatusCode::kInternal);
   EXPECT_EQ(s.message(), "reading the lists failed: bad size");
-  s = guarded("decoding", []() -> Status { throw std::logic_error("x"); }, StatusCode::kCorruption);
+  s = guarded(
+      "decoding", []() -> Status { throw std::logic_error("x"); }, StatusCode::kCorruption);
   EXPECT_EQ(s.code(), StatusCode::kCorruption);
   // bad_alloc stays ResourceExhausted whatever code is given.
-  s = guarded("decoding", []() -> Status { throw std::bad_alloc(); }, StatusCode::kCorruption);
+  s = guarded(
+      "decoding", []() -> Status { throw std::bad_alloc(); }, StatusCode::kCorruption);
   EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
 }
 

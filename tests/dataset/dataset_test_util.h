@@ -65,7 +65,8 @@ std::string record(int32_t dim, std::initializer_list<T> values) {
 }
 
 /// Expects `s` to fail with `code` and a message containing every one of `parts`.
-inline void expect_error(const Status& s, StatusCode code, std::initializer_list<std::string> parts) {
+inline void expect_error(const Status& s, StatusCode code,
+                         std::initializer_list<std::string> parts) {
   EXPECT_EQ(s.code(), code) << s.to_string();
   for (const std::string& part : parts)
     EXPECT_NE(s.message().find(part), std::string_view::npos)

@@ -1,11 +1,12 @@
 // Round trips through every writer and reader, row ranges, memory mapping and format selection.
+#include "dataset/formats.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
 
 #include "dataset/byte_source.h"
-#include "dataset/formats.h"
 #include "dataset/npy_header.h"
 #include "dataset_test_util.h"
 
@@ -117,7 +118,8 @@ TEST_F(FormatsTest, IdFormatsRoundTrip) {
 }
 
 TEST_F(FormatsTest, Int32FormatsRejectIdsBeyondInt32) {
-  const IntMatrix big = std::move(*IntMatrix::from_vector(std::vector<int64_t>{1, int64_t{1} << 40}, 1, 2));
+  const IntMatrix big =
+      std::move(*IntMatrix::from_vector(std::vector<int64_t>{1, int64_t{1} << 40}, 1, 2));
   for (const char* name : {"big.ivecs", "big.ibin"})
     expect_error(write_neighbors(path(name), big), StatusCode::kInvalidArgument,
                  {"row 0, column 1", "int32"});
@@ -241,8 +243,8 @@ TEST_F(FormatsTest, ReadsOfTheWrongKindAndMissingFilesAreRejected) {
                {"read_neighbors"});
   expect_error(read_neighbors(path("v.fvecs")).status(), StatusCode::kInvalidArgument,
                {"read_vectors"});
-  expect_error(write_vectors(path("v.ivecs"), sample(2, 3, 6).view()),
-               StatusCode::kInvalidArgument, {"write_neighbors"});
+  expect_error(write_vectors(path("v.ivecs"), sample(2, 3, 6).view()), StatusCode::kInvalidArgument,
+               {"write_neighbors"});
   expect_error(read_vectors(path("none.fbin")).status(), StatusCode::kNotFound, {"none.fbin"});
   std::filesystem::create_directories(path("dir.fbin"));
   EXPECT_EQ(read_vectors(path("dir.fbin")).status().code(), StatusCode::kInvalidArgument);

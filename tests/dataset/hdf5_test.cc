@@ -16,8 +16,8 @@ class Hdf5Test : public DatasetTest {};
 
 #if defined(VECPERF_WITH_HDF5)
 
-void write_dataset(hid_t file, const char* name, hid_t file_type, hid_t mem_type,
-                   const void* data, hsize_t rows, hsize_t cols) {
+void write_dataset(hid_t file, const char* name, hid_t file_type, hid_t mem_type, const void* data,
+                   hsize_t rows, hsize_t cols) {
   const hsize_t dims[2] = {rows, cols};
   hid_t space = H5Screate_simple(2, dims, nullptr);
   hid_t ds = H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -28,8 +28,7 @@ void write_dataset(hid_t file, const char* name, hid_t file_type, hid_t mem_type
 }
 
 // h5py stores a Python str attribute as a variable-length string; fixed-length ones exist too.
-void write_string_attribute(hid_t file, const char* name, const std::string& value,
-                            bool variable) {
+void write_string_attribute(hid_t file, const char* name, const std::string& value, bool variable) {
   hid_t type = H5Tcopy(H5T_C_S1);
   H5Tset_size(type, variable ? H5T_VARIABLE : value.size());
   hid_t space = H5Screate(H5S_SCALAR);
@@ -84,8 +83,7 @@ void write_file(const std::string& path, const Fixture& f, bool neighbors_int64,
       write_dataset(file, "neighbors", H5T_STD_I32LE, H5T_NATIVE_INT32, narrow.data(), f.nq, f.k);
     }
   }
-  write_dataset(file, "distances", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, f.distances.data(), f.nq,
-                f.k);
+  write_dataset(file, "distances", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, f.distances.data(), f.nq, f.k);
   if (distance != nullptr) write_string_attribute(file, "distance", distance, variable_string);
   H5Fclose(file);
 }

@@ -10,8 +10,8 @@ class MalformedTest : public DatasetTest {
   // Writes `bytes` to `name` and reads it as vectors (or ids for the integer formats).
   Status read(const std::string& name, const std::string& bytes) {
     spit(path(name), bytes);
-    const bool ids = name.find(".ivecs") != std::string::npos ||
-                     name.find(".ibin") != std::string::npos;
+    const bool ids =
+        name.find(".ivecs") != std::string::npos || name.find(".ibin") != std::string::npos;
     return ids ? read_neighbors(path(name)).status() : read_vectors(path(name)).status();
   }
   // Expects kCorruption naming the file and `offset`, plus any further message parts.
@@ -51,8 +51,7 @@ TEST_F(MalformedTest, RecordFormatsRejectBadHeadersAndRecords) {
                    {"dimension 1073741824"});
     const uint64_t stride = 4 + 3 * width;
     // Two whole records and a third cut short: the offset is where the third begins.
-    expect_corrupt("truncated" + ext, rec(3, 3) + rec(3, 3) + rec(3, 1), 2 * stride,
-                   {"truncated"});
+    expect_corrupt("truncated" + ext, rec(3, 3) + rec(3, 3) + rec(3, 1), 2 * stride, {"truncated"});
     // The fourth record claims dim 2 but the file size still divides: caught record by record.
     std::string changed = rec(3, 3) + rec(3, 3) + rec(3, 3) + rec(2, 3);
     expect_corrupt("changed" + ext, changed, 3 * stride, {"record 3 has dimension 2"});
@@ -85,22 +84,22 @@ TEST_F(MalformedTest, NpyRejectsDamagedHeadersWithCorruption) {
   long_header[8] = '\xff';
   long_header[9] = '\x7f';
   expect_corrupt("hlen.npy", long_header, 8, {"runs past the end"});
-  expect_corrupt("absurd.npy", std::string("\x93NUMPY\x02\x00", 8) + le<uint32_t>(1u << 30) +
-                                   ok + floats(6),
-                 8, {"absurd"});
+  expect_corrupt("absurd.npy",
+                 std::string("\x93NUMPY\x02\x00", 8) + le<uint32_t>(1u << 30) + ok + floats(6), 8,
+                 {"absurd"});
   // Offsets inside the header count from the start of the file (the dict starts at 10).
   expect_corrupt("unterminated.npy", npy("{'descr", ""), 11, {"unterminated"});
   expect_corrupt("nobrace.npy", npy("'descr': '<f4'", floats(1)), 10, {"expected '{'"});
   expect_corrupt("missing.npy", npy("{'descr': '<f4', 'shape': (2, 3)}", floats(6)), 43,
                  {"'fortran_order'"});
-  expect_corrupt("unknown.npy",
-                 npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}",
-                     floats(6)),
-                 68, {"unexpected key 'x'"});
-  expect_corrupt("twice.npy",
-                 npy("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,)}",
-                     floats(1)),
-                 27, {"twice"});
+  expect_corrupt(
+      "unknown.npy",
+      npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}", floats(6)), 68,
+      {"unexpected key 'x'"});
+  expect_corrupt(
+      "twice.npy",
+      npy("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,)}", floats(1)), 27,
+      {"twice"});
   expect_corrupt("badshape.npy",
                  npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, x)}", floats(6)), 64,
                  {"integer"});

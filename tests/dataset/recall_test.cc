@@ -124,9 +124,9 @@ TEST(RecallWithTiesTest, PaddingDuplicatesAndScale) {
   // Large squared-L2 distances: the tolerance scales with |d_k| (1e-3 * 50000 = 50).
   const IntMatrix t2 = truth_of({1, 2}, 1, 2);
   const std::vector<float> d2 = {40000.0f, 50000.0f};
-  Result<RecallStats> r = recall_at_k_with_ties(std::vector<int64_t>{1, 7},
-                                                std::vector<float>{40000.0f, 50040.0f}, 2, t2,
-                                                MatrixView{d2.data(), 1, 2});
+  Result<RecallStats> r =
+      recall_at_k_with_ties(std::vector<int64_t>{1, 7}, std::vector<float>{40000.0f, 50040.0f}, 2,
+                            t2, MatrixView{d2.data(), 1, 2});
   ASSERT_TRUE(r.ok());
   EXPECT_DOUBLE_EQ(r->recall, 1.0);
 }
@@ -135,14 +135,16 @@ TEST(RecallWithTiesTest, BadArgumentsAreRejected) {
   const IntMatrix truth = truth_of({1, 2}, 1, 2);
   const std::vector<float> d = {1.0f, 2.0f};
   const std::vector<int64_t> found = {1, 2};
-  EXPECT_EQ(recall_at_k_with_ties(found, std::vector<float>{1.0f}, 2, truth, MatrixView{d.data(), 1, 2})
-                .status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      recall_at_k_with_ties(found, std::vector<float>{1.0f}, 2, truth, MatrixView{d.data(), 1, 2})
+          .status()
+          .code(),
+      StatusCode::kInvalidArgument);
   EXPECT_EQ(recall_at_k_with_ties(found, d, 2, truth, MatrixView{d.data(), 2, 1}).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(recall_at_k_with_ties(found, d, 2, truth, MatrixView{d.data(), 1, 2}, -1.0f)
-                .status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      recall_at_k_with_ties(found, d, 2, truth, MatrixView{d.data(), 1, 2}, -1.0f).status().code(),
+      StatusCode::kInvalidArgument);
 }
 
 }  // namespace

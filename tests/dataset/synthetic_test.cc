@@ -51,8 +51,8 @@ TEST(SyntheticTest, OutputIsPinnedBitForBit) {
     EXPECT_EQ(fingerprint(m->data(), static_cast<size_t>(m->rows() * m->dim())), g.hash)
         << g.o.rows << " x " << g.o.dim << " seed " << g.o.seed;
     // The test helper is the same generator.
-    const testing::Matrix t = testing::clustered(g.o.rows, g.o.dim, g.o.seed, g.o.clusters,
-                                                 g.o.spread, g.o.centre_seed);
+    const testing::Matrix t =
+        testing::clustered(g.o.rows, g.o.dim, g.o.seed, g.o.clusters, g.o.spread, g.o.centre_seed);
     EXPECT_EQ(fingerprint(t.data.data(), t.data.size()), g.hash);
   }
 }
@@ -96,8 +96,8 @@ TEST(SyntheticTest, QueriesShareTheBaseCentres) {
 }
 
 TEST(SyntheticTest, BadOptionsAreInvalidArguments) {
-  std::vector<ClusteredOptions> bad = {options(-1, 4, 1), options(10, 0, 1),
-                                       options(10, 4, 1, 0), options(10, 4, 1, 8, 0.0f),
+  std::vector<ClusteredOptions> bad = {options(-1, 4, 1),         options(10, 0, 1),
+                                       options(10, 4, 1, 0),      options(10, 4, 1, 8, 0.0f),
                                        options(10, 4, 1, 8, NAN), options(10, 4, 1, 8, -1.0f)};
   for (const ClusteredOptions& o : bad)
     EXPECT_EQ(make_clustered(o).status().code(), StatusCode::kInvalidArgument)

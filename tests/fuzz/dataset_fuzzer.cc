@@ -27,10 +27,8 @@ void expect_refusal(const Status& s) {
     case StatusCode::kCorruption:
     case StatusCode::kNotSupported:
     case StatusCode::kInvalidArgument:  // first_row past the end of a valid file
-    case StatusCode::kResourceExhausted:
-      return;
-    default:
-      fail("a reader refused input with an unexpected code:", s);
+    case StatusCode::kResourceExhausted: return;
+    default: fail("a reader refused input with an unexpected code:", s);
   }
 }
 
@@ -63,8 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.format = kFormats[data[0] % 7];
   options.first_row = data[1] & 0x7;
   options.max_rows = data[1] >> 4;
-  auto src = memory_source(std::string(reinterpret_cast<const char*>(data + 2), size - 2),
-                           "fuzz input");
+  auto src =
+      memory_source(std::string(reinterpret_cast<const char*>(data + 2), size - 2), "fuzz input");
 
   auto vectors = read_vectors_from(*src, options);
   if (vectors.ok()) {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "common/serialize.h"
 #include "build/index_payload.h"
+#include "common/serialize.h"
 #include "index/index_base.h"
 
 namespace vecperf::fuzz {

@@ -11,15 +11,15 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cache/record.h"
-#include "common/serialize.h"
 #include "common/file_io.h"
+#include "common/serialize.h"
 #include "index/index_base.h"
 #include "index/index_format.h"
 #include "vecperf/cache.h"
@@ -64,8 +64,8 @@ void check(const Status& s, const char* what) {
 // The bytes of a file written by `write` to a temporary path with the given extension.
 std::string file_bytes(const std::string& ext,
                        const std::function<Status(const std::string&)>& write) {
-  const fs::path tmp = fs::temp_directory_path() /
-                       ("vecperf_corpus_" + std::to_string(::getpid()) + "." + ext);
+  const fs::path tmp =
+      fs::temp_directory_path() / ("vecperf_corpus_" + std::to_string(::getpid()) + "." + ext);
   check(write(tmp.string()), ext.c_str());
   std::ifstream in(tmp, std::ios::binary);
   std::string bytes(std::istreambuf_iterator<char>(in), {});
@@ -158,8 +158,9 @@ void record_seed(const std::string& name, CacheDtype dtype, uint32_t dim, int64_
 }
 
 void json_seeds() {
-  put_file("json", "scalars", R"([null, true, false, 0, -0.5, 1e300, 123456789012,)"
-                              R"( "a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"])");
+  put_file("json", "scalars",
+           R"([null, true, false, 0, -0.5, 1e300, 123456789012,)"
+           R"( "a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"])");
   put_file("json", "nested", R"({"a": {"b": [[], {}, [1, [2, [3]]]]}, "c": "\u0000x"})");
   TuningResult r;
   r.kind = IndexKind::kHnsw;

@@ -1,6 +1,4 @@
 // search_batch() and its BatchReport, on CPU indexes (the device-memory figure is 0 there).
-#include "vecperf/report.h"
-
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -8,6 +6,7 @@
 
 #include "testing/testing.h"
 #include "vecperf/options.h"
+#include "vecperf/report.h"
 
 namespace vecperf {
 namespace {

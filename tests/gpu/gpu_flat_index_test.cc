@@ -84,7 +84,9 @@ struct Fixture {
   }
 };
 
-std::vector<int64_t> ids_from(int64_t n, int64_t first) { return testing::sequential_ids(n, first); }
+std::vector<int64_t> ids_from(int64_t n, int64_t first) {
+  return testing::sequential_ids(n, first);
+}
 
 std::vector<int64_t> search_ids(const Index& index, const Matrix& q, int k, Status* status) {
   std::vector<float> d(q.rows * k);
@@ -182,8 +184,8 @@ TEST(GpuFlatIndex, BatchReportShowsDeviceMemory) {
   SearchOptions o;
   o.k = 3;
   BatchReport r;
-  ASSERT_TRUE(search_batch(*gpu.index, base.view(), o, {d.data(), ids.data()}, BatchOptions{}, &r)
-                  .ok());
+  ASSERT_TRUE(
+      search_batch(*gpu.index, base.view(), o, {d.data(), ids.data()}, BatchOptions{}, &r).ok());
   EXPECT_EQ(r.device_memory_bytes, 100u * 8 * sizeof(float));
   EXPECT_NE(gpu.index->describe().find("host stand-in"), std::string::npos);
 }

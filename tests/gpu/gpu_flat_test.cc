@@ -58,7 +58,8 @@ TEST(GpuFlat, AvailabilityIsConsistent) {
 class GpuFlatWithoutDevice : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (gpu_available()) GTEST_SKIP() << "a CUDA device is present: the no-device path is not taken";
+    if (gpu_available())
+      GTEST_SKIP() << "a CUDA device is present: the no-device path is not taken";
   }
 };
 
@@ -111,19 +112,19 @@ void write_gpu_flat_file(const std::string& path, const Matrix& base, bool prefe
   internal::IdMap ids;
   const auto seq = testing::sequential_ids(base.rows, 100);
   ids.append(seq);
-  Status s = internal::write_framed_file(
-      path, internal::kIndexFrame, static_cast<uint32_t>(IndexKind::kGpuFlat),
-      [&](internal::Writer& w) {
-        w.pod<int64_t>(base.dim);
-        w.pod<uint32_t>(static_cast<uint32_t>(Metric::kL2));
-        ids.save(w);
-        w.pod<int32_t>(dtype);   // 0: float32
-        w.pod<int32_t>(0);       // device
-        w.pod<double>(0.5);      // memory fraction
-        w.pod<uint8_t>(prefer_gpu ? 1 : 0);
-        w.pod<uint8_t>(0);       // allow_tf32
-        w.array(base.data.data(), base.data.size());
-      });
+  Status s = internal::write_framed_file(path, internal::kIndexFrame,
+                                         static_cast<uint32_t>(IndexKind::kGpuFlat),
+                                         [&](internal::Writer& w) {
+                                           w.pod<int64_t>(base.dim);
+                                           w.pod<uint32_t>(static_cast<uint32_t>(Metric::kL2));
+                                           ids.save(w);
+                                           w.pod<int32_t>(dtype);  // 0: float32
+                                           w.pod<int32_t>(0);      // device
+                                           w.pod<double>(0.5);     // memory fraction
+                                           w.pod<uint8_t>(prefer_gpu ? 1 : 0);
+                                           w.pod<uint8_t>(0);  // allow_tf32
+                                           w.array(base.data.data(), base.data.size());
+                                         });
   ASSERT_TRUE(s.ok()) << s.to_string();
 }
 
@@ -223,8 +224,8 @@ TEST_F(GpuFlatOnDevice, Float32MatchesCpuFlat) {
         auto cpu = filled(cpu_o, base);
         ASSERT_TRUE(gpu && cpu);
         for (int k : {1, 10, 100, 1024}) {
-          SCOPED_TRACE("n=" + std::to_string(n) + " dim=" + std::to_string(dim) + " metric=" +
-                       metric_name(m) + " k=" + std::to_string(k));
+          SCOPED_TRACE("n=" + std::to_string(n) + " dim=" + std::to_string(dim) +
+                       " metric=" + metric_name(m) + " k=" + std::to_string(k));
           expect_same(search(*gpu, q, k), search(*cpu, q, k), q.rows, k);
         }
       }

@@ -21,7 +21,8 @@ GpuPlanInputs inputs(size_t free_bytes) {
 TEST(GpuMemoryPlanner, WorkingBytesCountEveryBuffer) {
   GpuPlanInputs in = inputs(0);
   // 2 query buffers + 2 norm buffers + products + running (splits lists) + result.
-  const size_t expected = 2 * 64 * 128 * 4 + 2 * 64 * 4 + 64 * 1024 * 4 + 64 * 3 * 10 * 8 + 64 * 10 * 8;
+  const size_t expected =
+      2 * 64 * 128 * 4 + 2 * 64 * 4 + 64 * 1024 * 4 + 64 * 3 * 10 * 8 + 64 * 10 * 8;
   EXPECT_EQ(gpu_working_bytes(in, 64, 1024, 3), expected);
   in.float16 = true;  // plus a float16 copy of the queries
   EXPECT_EQ(gpu_working_bytes(in, 64, 1024, 3), expected + 64 * 128 * 2);
@@ -51,11 +52,11 @@ TEST(GpuMemoryPlanner, SmallInputsBoundTheBuffers) {
 TEST(GpuMemoryPlanner, SplitsKeepMultiprocessorsBusyForFewQueries) {
   GpuPlanInputs in = inputs(0);
   in.k = 10;
-  EXPECT_EQ(gpu_splits(in, 1, 65536), 264);     // 2 blocks per multiprocessor
-  EXPECT_EQ(gpu_splits(in, 100, 65536), 3);     // ceil(264 / 100)
+  EXPECT_EQ(gpu_splits(in, 1, 65536), 264);  // 2 blocks per multiprocessor
+  EXPECT_EQ(gpu_splits(in, 100, 65536), 3);  // ceil(264 / 100)
   EXPECT_EQ(gpu_splits(in, 4096, 65536), 1);
   in.k = 1024;
-  EXPECT_EQ(gpu_splits(in, 1, 65536), 16);      // 65536 / (4 * 1024)
+  EXPECT_EQ(gpu_splits(in, 1, 65536), 16);  // 65536 / (4 * 1024)
   EXPECT_EQ(gpu_splits(in, 1, 1024), 1);
 }
 
@@ -72,7 +73,8 @@ TEST(GpuMemoryPlanner, HalvesTileThenBatchUntilItFits) {
   EXPECT_LT(p->tile_rows, kGpuMaxTileRows);
 
   // Room for little more than the smallest tile: the batch shrinks too.
-  in.free_bytes = 2 * gpu_working_bytes(in, 16, kGpuMinTileRows, gpu_splits(in, 16, kGpuMinTileRows));
+  in.free_bytes =
+      2 * gpu_working_bytes(in, 16, kGpuMinTileRows, gpu_splits(in, 16, kGpuMinTileRows));
   p = plan_gpu_search(in);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->tile_rows, kGpuMinTileRows);

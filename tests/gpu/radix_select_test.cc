@@ -12,8 +12,17 @@ namespace vecperf::internal::gpu_select {
 namespace {
 
 TEST(GpuRadixSelect, OrderedBitsPreserveFloatOrder) {
-  const float values[] = {-std::numeric_limits<float>::infinity(), -1e30f, -2.5f, -1e-30f, -0.0f,
-                          0.0f, 1e-38f, 1e-30f, 0.5f, 1.0f, 3e38f,
+  const float values[] = {-std::numeric_limits<float>::infinity(),
+                          -1e30f,
+                          -2.5f,
+                          -1e-30f,
+                          -0.0f,
+                          0.0f,
+                          1e-38f,
+                          1e-30f,
+                          0.5f,
+                          1.0f,
+                          3e38f,
                           std::numeric_limits<float>::infinity()};
   for (size_t i = 0; i + 1 < std::size(values); ++i) {
     EXPECT_LE(ordered_bits(values[i]), ordered_bits(values[i + 1])) << values[i];
@@ -52,7 +61,7 @@ TEST(GpuRadixSelect, ChooseDigitFindsTheBucketOfTheNeedthKey) {
 
 TEST(GpuRadixSelect, DistanceFromProductFollowsTheIndexConventions) {
   EXPECT_FLOAT_EQ(distance_from_product(true, 2.0f, 3.0f, 5.0f), 4.0f);  // 3 + 5 - 2*2
-  EXPECT_EQ(distance_from_product(true, 4.0001f, 4.0f, 4.0f), 0.0f);      // clamped at 0
+  EXPECT_EQ(distance_from_product(true, 4.0001f, 4.0f, 4.0f), 0.0f);     // clamped at 0
   EXPECT_FLOAT_EQ(distance_from_product(false, 0.25f, 0.0f, 0.0f), 0.75f);
 }
 

@@ -15,9 +15,9 @@ namespace vecperf::testing {
 namespace {
 
 constexpr int64_t kDim = 8;
-constexpr int64_t kChunk = 8192;           // rows per chunk (Index::add_with_progress)
+constexpr int64_t kChunk = 8192;             // rows per chunk (Index::add_with_progress)
 constexpr int64_t kRows = 2 * kChunk + 500;  // three chunks, the last one partial
-constexpr int64_t kBase = 200;             // present before the add under test
+constexpr int64_t kBase = 200;               // present before the add under test
 
 using Report = std::pair<int64_t, int64_t>;
 
@@ -62,13 +62,14 @@ TYPED_TEST_SUITE(AddProgressTest, AllBackends, BackendNames);
 TYPED_TEST(AddProgressTest, ReportsEachChunkUpToTheTotal) {
   std::vector<Report> reports;
   std::vector<int64_t> sizes_seen;
-  Status s = this->index_->add_with_progress(
-      this->ids_, this->rows_.view(), [&](int64_t done, int64_t total) {
-        reports.emplace_back(done, total);
-        // No lock is held: the callback can read the index, and sees the chunks added so far.
-        sizes_seen.push_back(this->index_->size());
-        return Status::OK();
-      });
+  Status s = this->index_->add_with_progress(this->ids_, this->rows_.view(),
+                                             [&](int64_t done, int64_t total) {
+                                               reports.emplace_back(done, total);
+                                               // No lock is held: the callback can read the index,
+                                               // and sees the chunks added so far.
+                                               sizes_seen.push_back(this->index_->size());
+                                               return Status::OK();
+                                             });
   ASSERT_TRUE(s.ok()) << s.to_string();
   const std::vector<Report> expected{{kChunk, kRows}, {2 * kChunk, kRows}, {kRows, kRows}};
   EXPECT_EQ(reports, expected);
@@ -83,8 +84,8 @@ TYPED_TEST(AddProgressTest, StoppingUndoesTheWholeAdd) {
   // Stopping at the first, a middle and the last report: each leaves the index as it was.
   for (int64_t stop_at : {int64_t{1}, int64_t{2}, int64_t{3}}) {
     int64_t calls = 0;
-    Status s = this->index_->add_with_progress(
-        this->ids_, this->rows_.view(), [&](int64_t, int64_t) {
+    Status s =
+        this->index_->add_with_progress(this->ids_, this->rows_.view(), [&](int64_t, int64_t) {
           return ++calls == stop_at ? Status::Unavailable("stopped by the caller") : Status::OK();
         });
     EXPECT_EQ(s.code(), StatusCode::kUnavailable) << "stop at report " << stop_at;

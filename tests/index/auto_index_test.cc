@@ -1,5 +1,7 @@
 // Tests of the self-migrating auto index: Flat -> IVF -> HNSW as it grows, ids and answers kept
 // across migrations, progress reports, searches during a migration, and persistence.
+#include "build/auto_index.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,7 +13,6 @@
 #include <thread>
 #include <vector>
 
-#include "build/auto_index.h"
 #include "common/file_io.h"
 #include "index/index_format.h"
 #include "testing/testing.h"

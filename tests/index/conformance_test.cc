@@ -39,8 +39,8 @@ class ConformanceTest : public ::testing::Test {
   }
 
   std::filesystem::path temp_path(const std::string& name) {
-    auto dir = std::filesystem::temp_directory_path() /
-               ("vecperf_conf_" + std::to_string(::getpid()));
+    auto dir =
+        std::filesystem::temp_directory_path() / ("vecperf_conf_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     dirs_.push_back(dir);
     return dir / (std::string(Backend::kName) + "_" + name);

@@ -85,8 +85,8 @@ void expect_exact(const Found& found, const std::vector<int64_t>& truth, const M
       const double tol = 1e-5 * (1.0 + std::fabs(d_want));
       if (got != want) {
         ++mismatches;
-        EXPECT_NEAR(d_got, d_want, tol) << what << " q=" << qi << " j=" << j << ": got id " << got
-                                        << ", oracle " << want;
+        EXPECT_NEAR(d_got, d_want, tol)
+            << what << " q=" << qi << " j=" << j << ": got id " << got << ", oracle " << want;
       }
       EXPECT_NEAR(dist, d_got, 1e-4 * (1.0 + std::fabs(d_got))) << what << " q=" << qi;
       if (j > 0) {
@@ -119,11 +119,11 @@ TEST(FlatTest, MatchesOracleOnBothPathsAllMetricsAndThreadCounts) {
         const Matrix queries = testing::clustered(nq, dim, 2);
         const std::vector<int64_t> truth = testing::exact_knn(base, ids, queries, 10, metric);
         for (int threads : {1, 2, 3}) {
-          const std::string what = std::string(metric_name(metric)) + " dim=" +
-                                   std::to_string(dim) + " nq=" + std::to_string(nq) +
+          const std::string what = std::string(metric_name(metric)) +
+                                   " dim=" + std::to_string(dim) + " nq=" + std::to_string(nq) +
                                    " threads=" + std::to_string(threads);
-          expect_exact(search(*index, queries, 10, threads), truth, base, ids, queries, 10,
-                       metric, what);
+          expect_exact(search(*index, queries, 10, threads), truth, base, ids, queries, 10, metric,
+                       what);
         }
       }
     }

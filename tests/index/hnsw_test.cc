@@ -1,7 +1,6 @@
 // HNSW backend: recall against exact search, per-call ef, growth, tombstones and compaction,
 // persistence and validation of damaged graph payloads.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstring>
@@ -295,20 +294,20 @@ Layout parse_layout(const std::vector<char>& p) {
   };
   int64_t dim;
   std::memcpy(&dim, p.data(), 8);
-  size_t at = 8 + 4;                  // dim, metric
-  at += 8 + 8 * u64(at);              // id map
-  at += 4 + 4 + 4 + 8;                // M, ef_construction, ef_search, seed
+  size_t at = 8 + 4;      // dim, metric
+  at += 8 + 8 * u64(at);  // id map
+  at += 4 + 4 + 4 + 8;    // M, ef_construction, ef_search, seed
   l.nodes = u64(at);
-  at += 8 + 4;                        // node count, max level
+  at += 8 + 4;  // node count, max level
   l.entry_point = at;
   at += 4;
   at += l.nodes * dim * sizeof(float);  // vectors
   l.levels = at + 8;
   at += 8 + 4 * u64(at);
-  at += 8 + u64(at);                  // tombstones
+  at += 8 + u64(at);  // tombstones
   l.counts = at + 8;
   at += 8 + 4 * u64(at);
-  l.links = at + 8;                   // after the link total
+  l.links = at + 8;  // after the link total
   return l;
 }
 
@@ -329,10 +328,9 @@ TEST(HnswTest, DamagedGraphPayloadIsCorruptionNotACrash) {
   auto load_damaged = [&](const std::function<void(std::vector<char>&)>& damage) {
     std::vector<char> bad = good;
     damage(bad);
-    EXPECT_TRUE(internal::write_framed_file(path, internal::kIndexFrame, file->kind,
-                                            [&bad](internal::Writer& w) {
-                                              w.bytes(bad.data(), bad.size());
-                                            })
+    EXPECT_TRUE(internal::write_framed_file(
+                    path, internal::kIndexFrame, file->kind,
+                    [&bad](internal::Writer& w) { w.bytes(bad.data(), bad.size()); })
                     .ok());
     auto loaded = load(path);
     return loaded.ok() ? Status::OK() : loaded.status();

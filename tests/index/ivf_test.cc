@@ -2,19 +2,19 @@
 // untrained (buffered, exact) phase, per-call knobs under concurrency, removal, persistence and
 // damaged FAISS payloads.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
-#include <span>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "testing/testing.h"
@@ -202,7 +202,8 @@ TEST(IvfTest, SearchBeforeTrainingIsExact) {
   const Data& d = data();
   ASSERT_TRUE(index->add(std::span(d.ids).first(5000), d.base.slice(0, 5000)).ok());
   EXPECT_FALSE(trained(*index)) << index->describe();
-  Matrix base5k{5000, kDim, std::vector<float>(d.base.data.begin(), d.base.data.begin() + 5000 * kDim)};
+  Matrix base5k{5000, kDim,
+                std::vector<float>(d.base.data.begin(), d.base.data.begin() + 5000 * kDim)};
   std::vector<int64_t> ids5k(d.ids.begin(), d.ids.begin() + 5000);
   const auto want = testing::exact_knn(base5k, ids5k, d.queries, kK, Metric::kL2);
   EXPECT_GE(testing::recall_at_k(search(*index, opts(1)).ids, want, kQueries, kK), 0.999);
@@ -225,7 +226,8 @@ TEST(IvfTest, BatchedSearchMatchesOneQueryAtATime) {
     for (int threads : {1, 2}) {
       const Found batch = search(*index, opts(8, 0, threads));
       for (int64_t i = 0; i < kQueries; ++i) {
-        Matrix one{1, kDim, std::vector<float>(data().queries.row(i), data().queries.row(i) + kDim)};
+        Matrix one{1, kDim,
+                   std::vector<float>(data().queries.row(i), data().queries.row(i) + kDim)};
         const Found f = search(*index, opts(8, 0, 1), one);
         for (int j = 0; j < kK; ++j) {
           ASSERT_EQ(f.ids[j], batch.ids[i * kK + j]) << "query " << i;
@@ -352,8 +354,8 @@ TEST(IvfTest, TombstonesAreReclaimedAtHalfTheSlots) {
     EXPECT_EQ(tombstones(*index), 0);
     check("compacted");
     // 10,000 id-map slots, and with re-ranking 10,000 rows of 128 bytes, are gone.
-    EXPECT_LT(index->memory_bytes() + (o.rerank > 0 ? 10000 * kDim * sizeof(float) : 0),
-              before) << index->describe();
+    EXPECT_LT(index->memory_bytes() + (o.rerank > 0 ? 10000 * kDim * sizeof(float) : 0), before)
+        << index->describe();
 
     // The renumbered index saves and loads to the same answers, and takes ids back.
     const std::string path = temp_path("compacted.vpi");
@@ -380,12 +382,10 @@ TEST(IvfTest, SaveLoadRoundTripEveryEncoding) {
     int rerank;
     int64_t threshold;
   };
-  const Case cases[] = {{IvfEncoding::kFlat, 0, 0},
-                        {IvfEncoding::kSQ8, 0, 0},
-                        {IvfEncoding::kSQ4, 20, 0},
-                        {IvfEncoding::kPQ, 0, 0},
-                        {IvfEncoding::kPQ, 30, 0},
-                        {IvfEncoding::kFlat, 0, kN + 1}};  // still untrained
+  const Case cases[] = {
+      {IvfEncoding::kFlat, 0, 0}, {IvfEncoding::kSQ8, 0, 0},
+      {IvfEncoding::kSQ4, 20, 0}, {IvfEncoding::kPQ, 0, 0},
+      {IvfEncoding::kPQ, 30, 0},  {IvfEncoding::kFlat, 0, kN + 1}};  // still untrained
   for (const Case& c : cases) {
     IvfOptions o = ivf_options(c.encoding);
     o.rerank = c.rerank;
@@ -484,8 +484,9 @@ TEST(IvfTest, ArgumentsAndEmptyIndex) {
   bad.nprobe = -1;
   std::vector<float> dist(kQueries * kK);
   std::vector<int64_t> ids(kQueries * kK);
-  EXPECT_EQ(index->search(data().queries.view(), bad, SearchResults{dist.data(), ids.data()}).code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      index->search(data().queries.view(), bad, SearchResults{dist.data(), ids.data()}).code(),
+      StatusCode::kInvalidArgument);
   IndexOptions o;
   o.kind = IndexKind::kIvf;
   o.dim = kDim;

@@ -1,5 +1,7 @@
 // The option tables: specs, options by name, validation and the file codec all agree, for every
 // field of every options struct.
+#include "vecperf/options.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -8,7 +10,6 @@
 #include "common/serialize.h"
 #include "index/option_table.h"
 #include "vecperf/factory.h"
-#include "vecperf/options.h"
 
 namespace vecperf {
 namespace {
@@ -21,8 +22,7 @@ std::string other_value(const OptionInfo& f) {
   switch (f.type) {
     case OptionType::kBool: return f.default_value == "true" ? "false" : "true";
     case OptionType::kFloat: return f.default_value == "0.5" ? "0.25" : "0.5";
-    case OptionType::kName:
-      return f.name.ends_with("encoding") ? "sq8" : "float16";
+    case OptionType::kName: return f.name.ends_with("encoding") ? "sq8" : "float16";
     case OptionType::kInt: {
       const int64_t d = std::stoll(f.default_value);
       if (f.name.ends_with("pq_m")) return "16";  // divides 64
@@ -92,8 +92,7 @@ TEST(OptionsTest, SpecsAcceptTheDocumentedForms) {
   // A spec makes the index it describes.
   auto made = make_index(*parse_index_spec("hnsw,dim=8,M=12,ef_search=40"));
   ASSERT_TRUE(made.ok());
-  EXPECT_NE((*made)->describe().find("M=12, ef_construction=200, ef_search=40"),
-            std::string::npos)
+  EXPECT_NE((*made)->describe().find("M=12, ef_construction=200, ef_search=40"), std::string::npos)
       << (*made)->describe();
 }
 

@@ -49,8 +49,8 @@ TEST(LatencyHistogramTest, ConcurrentRecordingLosesNothing) {
 
 TEST(LatencyHistogramTest, PrometheusOutputParsesWithSanitisedNameAndEscapedLabels) {
   LatencyHistogram h;
-  h.record_ns(500);            // below the first bucket bound (~1 us)
-  h.record_ns(3'000'000);      // 3 ms
+  h.record_ns(500);             // below the first bucket bound (~1 us)
+  h.record_ns(3'000'000);       // 3 ms
   h.record_ns(60'000'000'000);  // a minute: only in +Inf
   const std::string text =
       h.prometheus("app.embed-latency seconds", "Embedding \\ time.\nPer call.",
@@ -80,10 +80,10 @@ TEST(LatencyHistogramTest, FamilyOfSeveralHistogramsHasOneHeader) {
   embed.record_ns(2'000'000);
   search.record_ns(300'000);
   search.record_ns(400'000);
-  const std::string text = LatencyHistogram::prometheus_family(
-      "rag_stage_seconds", "Per stage.",
-      {{&embed, {{"stage", "embed"}}}, {nullptr, {{"stage", "skipped"}}},
-       {&search, {{"stage", "search"}}}});
+  const std::string text = LatencyHistogram::prometheus_family("rag_stage_seconds", "Per stage.",
+                                                               {{&embed, {{"stage", "embed"}}},
+                                                                {nullptr, {{"stage", "skipped"}}},
+                                                                {&search, {{"stage", "search"}}}});
   testing::PromDocument doc;
   std::string error;
   ASSERT_TRUE(testing::parse_prometheus(text, &doc, &error)) << error << "\n" << text;

@@ -111,7 +111,7 @@ inline bool parse_prometheus(const std::string& text, PromDocument* doc, std::st
   std::istringstream in(text);
   std::string line;
   int line_no = 0;
-  std::string current;          // family of the previous line
+  std::string current;           // family of the previous line
   std::set<std::string> closed;  // families whose lines ended
   std::set<std::string> series;
   auto fail = [&](const std::string& what) {
@@ -125,7 +125,8 @@ inline bool parse_prometheus(const std::string& text, PromDocument* doc, std::st
     current = family;
     return true;
   };
-  if (!text.empty() && text.back() != '\n') return *error = "text does not end with a newline", false;
+  if (!text.empty() && text.back() != '\n')
+    return *error = "text does not end with a newline", false;
   while (std::getline(in, line)) {
     ++line_no;
     if (line.empty()) continue;
@@ -183,18 +184,24 @@ inline bool parse_prometheus(const std::string& text, PromDocument* doc, std::st
           if (c == '\\') {
             if (pos >= line.size()) return fail("dangling backslash");
             const char e = line[pos++];
-            if (e == '\\') value += '\\';
-            else if (e == '"') value += '"';
-            else if (e == 'n') value += '\n';
-            else return fail(std::string("bad escape \\") + e);
+            if (e == '\\')
+              value += '\\';
+            else if (e == '"')
+              value += '"';
+            else if (e == 'n')
+              value += '\n';
+            else
+              return fail(std::string("bad escape \\") + e);
           } else {
             value += c;
           }
         }
         if (!closed_quote) return fail("unterminated label value");
         if (!s.labels.emplace(label, value).second) return fail("label " + label + " repeated");
-        if (pos < line.size() && line[pos] == ',') ++pos;
-        else if (pos >= line.size() || line[pos] != '}') return fail("expected , or }");
+        if (pos < line.size() && line[pos] == ',')
+          ++pos;
+        else if (pos >= line.size() || line[pos] != '}')
+          return fail("expected , or }");
       }
     }
     if (pos >= line.size() || line[pos] != ' ') return fail("expected a space before the value");
@@ -225,7 +232,8 @@ inline bool parse_prometheus(const std::string& text, PromDocument* doc, std::st
         auto le = base.find("le");
         if (le == base.end()) return *error = name + "_bucket without le", false;
         double bound = 0;
-        if (!parse_value(le->second, &bound)) return *error = name + ": bad le " + le->second, false;
+        if (!parse_value(le->second, &bound))
+          return *error = name + ": bad le " + le->second, false;
         base.erase(le);
         buckets[base].emplace_back(bound, s.value);
       } else if (s.name == name + "_count") {
@@ -238,7 +246,8 @@ inline bool parse_prometheus(const std::string& text, PromDocument* doc, std::st
     }
     for (const auto& [labels, list] : buckets) {
       for (size_t i = 1; i < list.size(); ++i) {
-        if (!(list[i].first > list[i - 1].first)) return *error = name + ": le not increasing", false;
+        if (!(list[i].first > list[i - 1].first))
+          return *error = name + ": le not increasing", false;
         if (list[i].second < list[i - 1].second)
           return *error = name + ": bucket counts not cumulative", false;
       }

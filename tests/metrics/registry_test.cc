@@ -83,7 +83,8 @@ TEST(RegistryTest, CountsEqualTheOperationsPerformed) {
   SearchOptions so;
   so.k = 5;
   so.num_threads = 1;
-  for (int i = 0; i < 7; ++i) ASSERT_TRUE(index->search(data.slice(i, 3), so, {dist.data(), ids.data()}).ok());
+  for (int i = 0; i < 7; ++i)
+    ASSERT_TRUE(index->search(data.slice(i, 3), so, {dist.data(), ids.data()}).ok());
   const std::vector<float> wrong_dim(3, 0.0f);
   EXPECT_FALSE(index->search({wrong_dim.data(), 1, 3}, so, {dist.data(), ids.data()}).ok());
   so.k = 0;
@@ -107,8 +108,8 @@ TEST(RegistryTest, CountsEqualTheOperationsPerformed) {
   EXPECT_EQ(value(doc, "vecperf_index_errors_total",
                   with({{"op", "search"}, {"code", "InvalidArgument"}})),
             2);
-  EXPECT_EQ(value(doc, "vecperf_index_errors_total", with({{"op", "remove"}, {"code", "NotFound"}})),
-            1);
+  EXPECT_EQ(
+      value(doc, "vecperf_index_errors_total", with({{"op", "remove"}, {"code", "NotFound"}})), 1);
   EXPECT_EQ(doc.find("vecperf_index_errors_total", idx).size(), 2u);  // only codes that occurred
   EXPECT_EQ(value(doc, "vecperf_index_search_latency_seconds_count", idx), 7);
   EXPECT_GT(value(doc, "vecperf_index_search_latency_seconds_sum", idx), 0);
@@ -145,16 +146,14 @@ TEST(RegistryTest, AutoIndexCountsOnceAcrossMigrations) {
   EXPECT_EQ(value(doc, "vecperf_index_vectors", {{"index", "auto"}}), 400);
   EXPECT_EQ(value(doc, "vecperf_index_memory_bytes", {{"index", "auto"}}),
             static_cast<double>(index->memory_bytes()));
-  EXPECT_EQ(value(doc, "vecperf_index_migrations_total", {{"index", "auto"}, {"result", "ok"}}),
-            1);
-  EXPECT_EQ(
-      value(doc, "vecperf_index_migrations_total", {{"index", "auto"}, {"result", "failed"}}), 0);
+  EXPECT_EQ(value(doc, "vecperf_index_migrations_total", {{"index", "auto"}, {"result", "ok"}}), 1);
+  EXPECT_EQ(value(doc, "vecperf_index_migrations_total", {{"index", "auto"}, {"result", "failed"}}),
+            0);
 
   // Loading registers the auto index once too, with its size already known.
-  const std::string path =
-      (std::filesystem::temp_directory_path() / ("vecperf_metrics_auto_" +
-                                                 std::to_string(::getpid()) + ".vpi"))
-          .string();
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("vecperf_metrics_auto_" + std::to_string(::getpid()) + ".vpi"))
+                               .string();
   ASSERT_TRUE(index->save(path).ok());
   auto loaded = load(path);
   std::filesystem::remove(path);
@@ -286,8 +285,8 @@ TEST(RegistryTest, ConcurrentSearchesWhileScrapingAndChurning) {
   std::thread scraper([&] {
     int round = 0;
     while (!done.load()) {
-      auto churn = make(round % 2 ? IndexKind::kHnsw : IndexKind::kFlat, 4,
-                        "churn" + std::to_string(round));
+      auto churn =
+          make(round % 2 ? IndexKind::kHnsw : IndexKind::kFlat, 4, "churn" + std::to_string(round));
       const std::vector<float> v(4, 1.0f);
       const std::vector<int64_t> one = {1};
       (void)churn->add(one, {v.data(), 1, 4});

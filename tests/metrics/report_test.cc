@@ -1,8 +1,6 @@
 // The performance report: each warning rule fires on a crafted situation and stays quiet just
 // below its threshold or before its minimum number of events; the text and JSON renderings
 // carry the figures; and performance_report() sees live indexes and caches.
-#include "metrics/performance_report.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
@@ -10,6 +8,7 @@
 
 #include "cache/cache_test_util.h"
 #include "common/json.h"
+#include "metrics/performance_report.h"
 #include "testing/testing.h"
 #include "vecperf/cache.h"
 #include "vecperf/metrics.h"

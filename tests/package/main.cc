@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   if ((*index)->size() != 997 || (*index)->contains(10)) return 1;
 #if __cplusplus >= 202002L
   std::span<const int64_t> std_span = all.last(2);  // Span -> std::span
-  const vecperf::IdSpan back = std_span;           // std::span -> Span
+  const vecperf::IdSpan back = std_span;            // std::span -> Span
   if (!(*index)->remove(back).ok() || (*index)->size() != 995) return 1;
 #endif
 
@@ -61,9 +61,8 @@ int main(int argc, char** argv) {
   if (!(*loaded)->search({data.data() + 123 * 8, 1, 8}, opts, {&dist, &found}).ok()) return 1;
   // The loaded index is in the process-wide metrics under the name given here.
   vecperf::set_metrics_name(**loaded, "package");
-  const bool exposed =
-      vecperf::prometheus_text().find("vecperf_index_vectors{index=\"package\"} 1000\n") !=
-      std::string::npos;
+  const bool exposed = vecperf::prometheus_text().find(
+                           "vecperf_index_vectors{index=\"package\"} 1000\n") != std::string::npos;
   const auto key = vecperf::cache_key("model", "text");
   std::printf("cplusplus=%ld plan=%s found=%lld dist=%g key=%s\n", static_cast<long>(__cplusplus),
               vecperf::index_kind_name(plan->options.kind), static_cast<long long>(found), dist,

@@ -130,19 +130,19 @@ void soak(const std::string& name, const std::function<bool()>& step) {
   const double slope_mib_per_min = den > 0 ? num / den * 60 / kMiB : 0;
   const double tolerance = std::max(kToleranceBytes, kToleranceFraction * first);
 
-  std::printf("soak %-6s rounds=%lld  rss steady first-window=%.1f MiB last-window=%.1f MiB "
-              "growth=%+.2f MiB = %+.0f bytes/round (tolerance %.1f MiB)  slope=%+.2f MiB/min  "
-              "samples=%zu\n",
-              name.c_str(), static_cast<long long>(rounds), first / kMiB, last / kMiB,
-              (last - first) / kMiB, (last - first) / std::max(rounds_between, 1.0),
-              tolerance / kMiB, slope_mib_per_min, steady.size());
+  std::printf(
+      "soak %-6s rounds=%lld  rss steady first-window=%.1f MiB last-window=%.1f MiB "
+      "growth=%+.2f MiB = %+.0f bytes/round (tolerance %.1f MiB)  slope=%+.2f MiB/min  "
+      "samples=%zu\n",
+      name.c_str(), static_cast<long long>(rounds), first / kMiB, last / kMiB,
+      (last - first) / kMiB, (last - first) / std::max(rounds_between, 1.0), tolerance / kMiB,
+      slope_mib_per_min, steady.size());
   std::fflush(stdout);
   ::testing::Test::RecordProperty("rss_first_window_mib", std::to_string(first / kMiB));
   ::testing::Test::RecordProperty("rss_last_window_mib", std::to_string(last / kMiB));
   ::testing::Test::RecordProperty("slope_mib_per_min", std::to_string(slope_mib_per_min));
-  EXPECT_LE(last - first, tolerance)
-      << name << ": resident memory grew from " << first / kMiB << " MiB to " << last / kMiB
-      << " MiB over the steady phase";
+  EXPECT_LE(last - first, tolerance) << name << ": resident memory grew from " << first / kMiB
+                                     << " MiB to " << last / kMiB << " MiB over the steady phase";
 }
 
 constexpr int64_t kDim = 32;
@@ -219,8 +219,7 @@ class IndexChurn {
   int64_t oldest_ = 0, next_ = 0, rounds_ = 0;
 };
 
-void soak_index(const std::string& name, const IndexOptions& options, int64_t live,
-                int64_t batch) {
+void soak_index(const std::string& name, const IndexOptions& options, int64_t live, int64_t batch) {
   Result<std::unique_ptr<Index>> index = make_index(options);
   ASSERT_TRUE(index.ok()) << index.status().to_string();
   IndexChurn churn(std::move(*index), live, batch);

@@ -93,8 +93,8 @@ std::vector<int64_t> exact_knn(const Matrix& base, const std::vector<int64_t>& i
   return out;
 }
 
-double recall_at_k(const std::vector<int64_t>& found, const std::vector<int64_t>& truth,
-                   int64_t nq, int k) {
+double recall_at_k(const std::vector<int64_t>& found, const std::vector<int64_t>& truth, int64_t nq,
+                   int k) {
   if (nq == 0) return 1.0;
   double total = 0;
   for (int64_t q = 0; q < nq; ++q) {

@@ -39,7 +39,7 @@ std::vector<int64_t> exact_knn(const Matrix& base, const std::vector<int64_t>& i
                                const Matrix& queries, int k, Metric metric);
 
 /// Mean over queries of |found ∩ truth| / k, both `nq x k` row-major (kNoId entries never match).
-double recall_at_k(const std::vector<int64_t>& found, const std::vector<int64_t>& truth,
-                   int64_t nq, int k);
+double recall_at_k(const std::vector<int64_t>& found, const std::vector<int64_t>& truth, int64_t nq,
+                   int k);
 
 }  // namespace vecperf::testing

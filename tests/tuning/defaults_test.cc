@@ -87,8 +87,8 @@ TYPED_TEST(DefaultsTest, ZeroKeepsAndNegativeIsRejected) {
 }
 
 TYPED_TEST(DefaultsTest, TunedDefaultsSurviveSaveAndLoad) {
-  auto index = build(TypeParam::options(testing::kTuneDim, Metric::kCosine),
-                     testing::tune_data(kN, 4));
+  auto index =
+      build(TypeParam::options(testing::kTuneDim, Metric::kCosine), testing::tune_data(kN, 4));
   ASSERT_NE(index, nullptr);
   auto r = tune_held_out(*index, 0.9, 10);
   ASSERT_TRUE(r.ok()) << r.status().to_string();

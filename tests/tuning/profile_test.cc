@@ -124,8 +124,7 @@ TEST(ProfileTest, MalformedOrInconsistentProfilesAreRejected) {
       {R"({"format": "vecperf-tuning-profile", "version": 0.5, "index_kind": "ivf",
            "knobs": {"nprobe": 4}})",
        StatusCode::kInvalidArgument, "version"},
-      {head + R"("index_kind": "annoy", "knobs": {}})", StatusCode::kInvalidArgument,
-       "index_kind"},
+      {head + R"("index_kind": "annoy", "knobs": {}})", StatusCode::kInvalidArgument, "index_kind"},
       {head + R"("index_kind": "auto", "knobs": {}})", StatusCode::kInvalidArgument, "index_kind"},
       {head + R"("index_kind": "ivf"})", StatusCode::kInvalidArgument, "\"knobs\" is missing"},
       {head + R"("index_kind": "ivf", "knobs": [4]})", StatusCode::kInvalidArgument,
@@ -163,8 +162,8 @@ TEST(ProfileTest, MalformedOrInconsistentProfilesAreRejected) {
     auto p = parse_tuning_profile(c.json);
     ASSERT_FALSE(p.ok()) << c.json;
     EXPECT_EQ(p.status().code(), c.code) << c.json << "\n" << p.status().to_string();
-    EXPECT_NE(p.status().message().find(c.says), std::string_view::npos)
-        << c.json << "\n" << p.status().to_string();
+    EXPECT_NE(p.status().message().find(c.says), std::string_view::npos) << c.json << "\n"
+                                                                         << p.status().to_string();
   }
 }
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "index/index_base.h"
 #include "build/plan_rules.h"
+#include "index/index_base.h"
 #include "testing/testing.h"
 #include "tuning/exact_scan.h"
 #include "tuning/tuning_test_util.h"
@@ -291,8 +291,8 @@ TEST_F(TuneTest, HeldOutRecallExcludesTheQueryItself) {
   auto sample = internal::sample_stored_vectors(*index, kQueries, o.seed);
   ASSERT_TRUE(sample.ok());
   Matrix q{kQueries, testing::kTuneDim, sample->vectors};
-  const auto oracle = testing::exact_knn(*ivf_base_, testing::sequential_ids(kIvfN), q, kK + 1,
-                                         Metric::kL2);
+  const auto oracle =
+      testing::exact_knn(*ivf_base_, testing::sequential_ids(kIvfN), q, kK + 1, Metric::kL2);
   auto recall_at = [&](int nprobe) {
     SearchOptions s;
     s.k = kK + 1;
@@ -376,7 +376,7 @@ TEST(AutoTuningTest, EachMigrationTunesTheNewStage) {
 
   add_up_to(0, kFlatMax);
   EXPECT_EQ(index.default_search_options().nprobe, 0);  // still flat
-  add_up_to(kFlatMax, kFlatMax + 500);  // migrates to IVF on this add
+  add_up_to(kFlatMax, kFlatMax + 500);                  // migrates to IVF on this add
   const int nlist = internal::rules::derive_nlist(kFlatMax + 500);
   const int table = internal::rules::nprobe_for(0.9, nlist);
   const SearchOptions ivf = index.default_search_options();

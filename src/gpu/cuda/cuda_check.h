@@ -17,8 +17,8 @@ inline Status cuda_status(cudaError_t err, const char* call, const char* file, i
   if (err == cudaSuccess) return Status::OK();
   // Clears a non-sticky error so that later calls do not report it again.
   (void)cudaGetLastError();
-  std::string msg = std::string(call) + " failed at " + file + ":" + std::to_string(line) +
-                    ": " + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
+  std::string msg = std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
+                    cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
   switch (err) {
     case cudaErrorMemoryAllocation:
       return Status::ResourceExhausted(msg + "; free device memory or lower memory_fraction");
@@ -29,33 +29,30 @@ inline Status cuda_status(cudaError_t err, const char* call, const char* file, i
     case cudaErrorSystemDriverMismatch:
     case cudaErrorCompatNotSupportedOnDevice:
     case cudaErrorNoKernelImageForDevice:
-    case cudaErrorUnsupportedPtxVersion:
-      return Status::Unavailable(msg);
-    default:
-      return Status::Internal(msg);
+    case cudaErrorUnsupportedPtxVersion: return Status::Unavailable(msg);
+    default: return Status::Internal(msg);
   }
 }
 
 inline Status cublas_status(cublasStatus_t err, const char* call, const char* file, int line) {
   if (err == CUBLAS_STATUS_SUCCESS) return Status::OK();
-  std::string msg = std::string(call) + " failed at " + file + ":" + std::to_string(line) +
-                    ": " + cublasGetStatusName(err) + " (" + cublasGetStatusString(err) + ")";
+  std::string msg = std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
+                    cublasGetStatusName(err) + " (" + cublasGetStatusString(err) + ")";
   switch (err) {
     case CUBLAS_STATUS_ALLOC_FAILED:
       return Status::ResourceExhausted(msg + "; free device memory or lower memory_fraction");
     case CUBLAS_STATUS_NOT_INITIALIZED:
-    case CUBLAS_STATUS_ARCH_MISMATCH:
-      return Status::Unavailable(msg);
-    default:
-      return Status::Internal(msg);
+    case CUBLAS_STATUS_ARCH_MISMATCH: return Status::Unavailable(msg);
+    default: return Status::Internal(msg);
   }
 }
 
 }  // namespace vecperf::internal::cuda
 
 /// Returns the Status of a failed CUDA runtime call from the enclosing function.
-#define VECPERF_CUDA_CHECK(expr)                                                              \
+#define VECPERF_CUDA_CHECK(expr) \
   VECPERF_RETURN_IF_ERROR(::vecperf::internal::cuda::cuda_status((expr), #expr, __FILE__, __LINE__))
 /// Returns the Status of a failed cuBLAS call from the enclosing function.
-#define VECPERF_CUBLAS_CHECK(expr)                                                            \
-  VECPERF_RETURN_IF_ERROR(::vecperf::internal::cuda::cublas_status((expr), #expr, __FILE__, __LINE__))
+#define VECPERF_CUBLAS_CHECK(expr) \
+  VECPERF_RETURN_IF_ERROR(         \
+      ::vecperf::internal::cuda::cublas_status((expr), #expr, __FILE__, __LINE__))

@@ -320,7 +320,8 @@ class CudaFlatBackend final : public GpuFlatBackend {
     std::memcpy(ws_.host_queries[slot].as<float>(), q.row(begin), bytes);
     float* hn = ws_.host_qnorms[slot].as<float>();
     if (l2_) {
-      for (int64_t i = 0; i < rows; ++i) hn[i] = norm_sqr(q.row(begin + i), static_cast<size_t>(dim_));
+      for (int64_t i = 0; i < rows; ++i)
+        hn[i] = norm_sqr(q.row(begin + i), static_cast<size_t>(dim_));
     }
     VECPERF_CUDA_CHECK(cudaStreamWaitEvent(copy_, consumed_[slot], 0));
     VECPERF_CUDA_CHECK(cudaMemcpyAsync(ws_.queries[slot].as<float>(),
@@ -335,20 +336,20 @@ class CudaFlatBackend final : public GpuFlatBackend {
   }
 
   // One GEMM: products (rows x cols, row-major) = queries x resident[tile_start, +cols)^T.
-  // cuBLAS is column-major, so it computes the transpose: (cols x rows) = R^T(cols x d) Q(d x rows).
+  // cuBLAS is column-major, so it computes the transpose: (cols x rows) = R^T(cols x d) Q(d x
+  // rows).
   Status gemm(const void* queries, int64_t rows, int64_t tile_start, int64_t cols) const {
     const float one = 1.0f, zero = 0.0f;
     const bool half = options_.dtype == GpuDtype::kFloat16;
     const cudaDataType in_type = half ? CUDA_R_16F : CUDA_R_32F;
-    const cublasComputeType_t compute = (!half && options_.allow_tf32)
-                                            ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                            : CUBLAS_COMPUTE_32F;
+    const cublasComputeType_t compute =
+        (!half && options_.allow_tf32) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     const char* resident = base_.as<char>() + static_cast<size_t>(tile_start * dim_) * elem_bytes();
     VECPERF_CUBLAS_CHECK(cublasGemmEx(
         blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(cols), static_cast<int>(rows),
         static_cast<int>(dim_), &one, resident, in_type, static_cast<int>(dim_), queries, in_type,
-        static_cast<int>(dim_), &zero, ws_.products.as<float>(), CUDA_R_32F,
-        static_cast<int>(cols), compute, CUBLAS_GEMM_DEFAULT));
+        static_cast<int>(dim_), &zero, ws_.products.as<float>(), CUDA_R_32F, static_cast<int>(cols),
+        compute, CUBLAS_GEMM_DEFAULT));
     return Status::OK();
   }
 
@@ -375,8 +376,8 @@ class CudaFlatBackend final : public GpuFlatBackend {
       VECPERF_RETURN_IF_ERROR(gemm(queries, rows, start, cols));
       select_tile_kernel<<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(splits)),
                            kSelectThreads, 0, compute_>>>(
-          ws_.products.as<float>(), cols, start, ws_.qnorms[slot].as<float>(),
-          xnorms_.as<float>(), l2_, splits, ik, ws_.running.as<uint64_t>());
+          ws_.products.as<float>(), cols, start, ws_.qnorms[slot].as<float>(), xnorms_.as<float>(),
+          l2_, splits, ik, ws_.running.as<uint64_t>());
       VECPERF_CUDA_CHECK(cudaGetLastError());
     }
     // The batch's queries are no longer read: the copy stream may overwrite them.
@@ -415,8 +416,8 @@ class CudaFlatBackend final : public GpuFlatBackend {
         for (int64_t j = 0; j < k; ++j) {
           const uint64_t key = keys[i * k + j];
           const bool empty = gpu_select::key_is_empty(key);
-          dists[out + j] = empty ? std::numeric_limits<float>::infinity()
-                                 : gpu_select::key_dist(key);
+          dists[out + j] =
+              empty ? std::numeric_limits<float>::infinity() : gpu_select::key_dist(key);
           labels[out + j] = empty ? kNoId : static_cast<int64_t>(gpu_select::key_slot(key));
         }
       }
@@ -442,7 +443,7 @@ class CudaFlatBackend final : public GpuFlatBackend {
 }  // namespace
 
 Result<std::unique_ptr<GpuFlatBackend>> make_backend(int64_t dim, Metric metric,
-                                                    const GpuFlatOptions& options) {
+                                                     const GpuFlatOptions& options) {
   std::string reason;
   const int devices = usable_devices(&reason);
   if (devices == 0)

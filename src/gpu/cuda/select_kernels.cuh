@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cuda_fp16.h>
+
 #include <cstdint>
 
 #include "gpu/radix_select.h"
