@@ -97,7 +97,10 @@ using AddProgressCallback = std::function<Status(int64_t done, int64_t total)>;
 /// ...) concurrently. `add` and `remove` may run concurrently with searches: a readers-writer lock
 /// lets searches proceed together while a writer waits for them, and a writer holds the lock only
 /// while it applies its change, so a search sees an index either before or after each `remove`
-/// call and each chunk of 8192 vectors of an `add`, never half of one.
+/// call and each chunk of 8192 vectors of an `add`, never half of one. What a search may wait for:
+/// the chunk a writer is applying, nothing else. A `save`, `to_bytes` or `for_each_vector` in
+/// progress makes writers wait (so that it reads a consistent index) but never searches, even
+/// when a writer is waiting for it.
 class VECPERF_EXPORT Index {
  public:
   virtual ~Index() = default;

@@ -11,8 +11,10 @@
 // exclusively just for the swap itself.
 //
 // Locks: write_mu_ serialises add/remove/migration (so the inner index cannot change while it is
-// copied); mu_ guards the inner_ pointer (shared for every use, exclusive for the swap). The inner
-// index has its own lock, which makes concurrent search and add on it safe.
+// copied); mu_ guards the inner_ pointer (shared for every use, exclusive for the swap), and
+// read_gate_ lets a save or a visit of every vector read it for as long as it takes without a
+// queued swap stopping searches. The inner index has its own locks, which make concurrent search
+// and add on it safe.
 //
 // Layer: build (docs/architecture.md). It sits above the index layer because a migration plans
 // (plan_rules.h) and tunes (tuning/) its next stage; the stages are plain backends that know
@@ -28,6 +30,7 @@
 
 #include "build/plan_rules.h"
 #include "common/rw_lock.h"
+#include "common/test_points.h"
 #include "index/index_base.h"
 #include "index/option_table.h"
 #include "tuning/held_out_build.h"
@@ -150,7 +153,7 @@ class AutoIndex final : public IndexImpl {
   }
 
   void for_each_vector(const VectorVisitor& fn) const override {
-    std::shared_lock lock(mu_);
+    std::shared_lock gate(read_gate_);  // a long read (see read_gate_)
     inner_->for_each_vector(fn);
   }
 
@@ -179,7 +182,7 @@ class AutoIndex final : public IndexImpl {
   }
 
   void write_payload(Writer& w) const override {
-    std::shared_lock lock(mu_);
+    std::shared_lock gate(read_gate_);  // a long read (see read_gate_)
     write_options(w, options_);
     write_options(w, options_.ivf);
     write_options(w, options_.hnsw);
@@ -251,6 +254,8 @@ class AutoIndex final : public IndexImpl {
                               std::to_string(fresh->size()) + " vectors instead of " +
                               std::to_string(total));
     {
+      reach(TestPoint::kWriterAwaitsSaves);
+      std::unique_lock gate(read_gate_);
       std::unique_lock lock(mu_);
       inner_.swap(fresh);
     }
@@ -280,7 +285,11 @@ class AutoIndex final : public IndexImpl {
   // Guards the inner_ pointer (not the index it owns). Writer-preferring, so that the swap at the
   // end of a migration is not starved by back-to-back searches.
   mutable RwLock mu_;
-  std::unique_ptr<IndexImpl> inner_;  // guarded by mu_; replaced only under write_mu_
+  // Held shared by the long reads (save, to_bytes, for_each_vector) instead of mu_, and taken by
+  // the swap before mu_: a swap waits for a save without queueing on mu_, where it would make new
+  // searches wait too (as IndexBase does; see index_base.h).
+  mutable RwLock read_gate_;
+  std::unique_ptr<IndexImpl> inner_;  // guarded by mu_ (read) and read_gate_ + mu_ (replaced)
   std::mutex write_mu_;               // serialises add, remove and migration
   mutable std::mutex status_mu_;      // guards migration_ (read by describe and callers)
   MigrationStatus migration_;         // counts since construction; last_error OK once one succeeds

@@ -8,6 +8,7 @@
 
 #include "common/file_io.h"
 #include "common/guarded.h"
+#include "common/test_points.h"
 #include "distance/distance.h"
 #include "index/index_format.h"
 
@@ -151,7 +152,7 @@ Status IndexBase::add_with_progress(IdSpan ids, MatrixView vectors,
       ids, *prepared, progress, [this](IdSpan i, MatrixView v) { return add_chunk(i, v); },
       [this](IdSpan added) {
         // write_mu_ has been held throughout, so these ids are all still present.
-        std::unique_lock lock(mu_);
+        const WriteLocks locks = lock_for_write();
         (void)remove_locked(kill_ids(added));
       });
 }
@@ -186,8 +187,15 @@ int64_t IndexBase::next_free_id() const {
   return max_id_ + 1;
 }
 
+IndexBase::WriteLocks IndexBase::lock_for_write() const {
+  reach(TestPoint::kWriterAwaitsSaves);
+  WriteLocks locks{std::unique_lock(read_gate_), {}};
+  locks.lock = std::unique_lock(mu_);
+  return locks;
+}
+
 Status IndexBase::add_chunk(IdSpan ids, MatrixView vectors) {
-  std::unique_lock lock(mu_);
+  const WriteLocks locks = lock_for_write();
   int64_t first = -1;
   Status s = guarded("adding vectors (nothing was added)", [&] {
     first = ids_.append(ids);
@@ -227,7 +235,7 @@ Status IndexBase::search(MatrixView queries, const SearchOptions& options,
 
 Status IndexBase::remove(IdSpan ids) {
   std::lock_guard writer(write_mu_);
-  std::unique_lock lock(mu_);
+  const WriteLocks locks = lock_for_write();
   std::unordered_set<int64_t> seen;
   seen.reserve(ids.size());
   for (int64_t id : ids) {
@@ -275,7 +283,7 @@ Status IndexBase::set_default_search_options(const SearchOptions& o) {
         "default nprobe, ef_search and rerank must be >= 0 "
         "(0 keeps the current default)");
   // Exclusive: searches read the defaults under the shared lock, so none sees a half update.
-  std::unique_lock lock(mu_);
+  const WriteLocks locks = lock_for_write();
   return set_defaults_locked(o);
 }
 
@@ -285,7 +293,7 @@ IndexCapabilities IndexBase::capabilities() const {
 }
 
 void IndexBase::for_each_vector(const VectorVisitor& fn) const {
-  std::shared_lock lock(mu_);
+  std::shared_lock gate(read_gate_);  // a long read: writers wait, searches do not
   std::vector<float> buf(static_cast<size_t>(dim_));
   for (int64_t s = 0; s < ids_.slots(); ++s) {
     int64_t id = ids_.id(s);
@@ -296,7 +304,8 @@ void IndexBase::for_each_vector(const VectorVisitor& fn) const {
 }
 
 void IndexBase::write_payload(Writer& w) const {
-  std::shared_lock lock(mu_);
+  std::shared_lock gate(read_gate_);  // a long read: writers wait, searches do not
+  reach(TestPoint::kSaveSerializing);
   w.pod<int64_t>(dim_);
   w.pod<uint32_t>(static_cast<uint32_t>(metric_));
   ids_.save(w);

@@ -1,7 +1,16 @@
 // Shared machinery of every backend: argument validation, cosine normalisation, the id map,
 // locking, result padding and persistence framing. A backend derives from IndexBase and
 // implements only its own structure through the *_locked hooks, which are called with mu_ held
-// (exclusively for add/remove, shared for everything else) and receive validated input.
+// (exclusively for add/remove, shared for everything else) or, for the long reads (save_locked,
+// and vector_locked from for_each_vector), with the read gate held; they receive validated input.
+//
+// Two locks, so that a search never waits for a save. Searches and short reads take mu_ shared;
+// writers take mu_ exclusively for one chunk at a time. The long reads (save / to_bytes and
+// for_each_vector, which serialise or visit the whole index) take read_gate_ shared instead of
+// mu_, and every writer takes read_gate_ exclusively before mu_. A writer therefore waits for a
+// long read while it does not yet hold or queue for mu_ (mu_ prefers writers, so a writer queued
+// on it would stop new searches), and a long read sees no writer in the middle of a chunk.
+// Order: write_mu_, then read_gate_, then mu_.
 #pragma once
 
 #include <cstdint>
@@ -115,6 +124,12 @@ class IndexBase : public IndexImpl {
   Status add_chunk(IdSpan ids, MatrixView vectors);
   // Marks the slots of `ids` dead (mu_ held exclusively) and returns them.
   std::vector<int64_t> kill_ids(IdSpan ids);
+  // Locks for a writer (read_gate_, then mu_, both exclusive), after any save in progress.
+  struct WriteLocks {
+    std::unique_lock<RwLock> gate;
+    std::unique_lock<RwLock> lock;
+  };
+  WriteLocks lock_for_write() const;
   // Largest live id of `ids`, -1 when it holds none.
   static int64_t largest_id(const IdMap& ids);
 
@@ -126,8 +141,9 @@ class IndexBase : public IndexImpl {
   // next_free_id() rescans. Guarded by mu_.
   mutable int64_t max_id_;
   mutable bool max_id_stale_ = false;
-  mutable RwLock mu_;    // guards ids_ and the backend's structure
-  std::mutex write_mu_;  // serialises add/remove calls across their chunks
+  mutable RwLock mu_;         // guards ids_ and the backend's structure (see the file comment)
+  mutable RwLock read_gate_;  // shared: the long reads; exclusive: writers, before mu_
+  std::mutex write_mu_;       // serialises add/remove calls across their chunks
 };
 
 /// Loaders of the concrete backends: rebuild from the backend's part of a payload.
