@@ -91,6 +91,17 @@ using VectorVisitor = std::function<void(int64_t id, const float* vector)>;
 /// and returns that status.
 using AddProgressCallback = std::function<Status(int64_t done, int64_t total)>;
 
+/// Per-call options of Index::add().
+struct AddOptions {
+  /// Threads that build the index structure for this call (HNSW linking, IVF list assignment
+  /// and training, an auto index's migration); 0 means all hardware threads, 1 the calling
+  /// thread only, so that a service can keep cores for its searches. Negative is
+  /// kInvalidArgument. Default: 0.
+  int num_threads = 0;
+  /// Called after each chunk of 8192 rows (see add_with_progress); may be empty.
+  AddProgressCallback progress;
+};
+
 /// Abstract vector index.
 ///
 /// Thread-safety: any number of threads may call the const methods (`search`, `size`, `save`,
@@ -111,12 +122,16 @@ class VECPERF_EXPORT Index {
   /// Number of live vectors (added and not removed).
   virtual int64_t size() const = 0;
 
-  /// Adds `vectors.rows` vectors with the given ids (ids.size() == vectors.rows).
-  /// All-or-nothing: on any error nothing is added.
+  /// Adds `vectors.rows` vectors with the given ids (ids.size() == vectors.rows), with the
+  /// per-call options of AddOptions. All-or-nothing: on any error nothing is added.
   /// Errors: kInvalidArgument for a wrong dimension, a NaN/Inf value, a negative id, an id
-  /// repeated within the call, or (cosine) a zero vector; kAlreadyExists for an id already in
-  /// the index (remove it first to replace it); kResourceExhausted when memory runs out.
-  virtual Status add(IdSpan ids, MatrixView vectors) = 0;
+  /// repeated within the call, (cosine) a zero vector, or a negative num_threads;
+  /// kAlreadyExists for an id already in the index (remove it first to replace it);
+  /// kResourceExhausted when memory runs out; the status `options.progress` returned.
+  virtual Status add(IdSpan ids, MatrixView vectors, const AddOptions& options) = 0;
+
+  /// add() with the default AddOptions.
+  Status add(IdSpan ids, MatrixView vectors) { return add(ids, vectors, AddOptions{}); }
 
   /// add() reporting progress: the vectors go in by chunks (8192 rows) and `progress` is called
   /// after each chunk with the rows added so far, ending with (rows, rows); not called for an
@@ -127,8 +142,11 @@ class VECPERF_EXPORT Index {
   /// meanwhile may see the chunks added so far. An IVF index keeps the training the add triggered;
   /// an auto index keeps the stage it migrated to. An empty `progress` makes this add().
   /// Errors: as add(), or the status `progress` returned.
-  virtual Status add_with_progress(IdSpan ids, MatrixView vectors,
-                                   const AddProgressCallback& progress) = 0;
+  Status add_with_progress(IdSpan ids, MatrixView vectors, const AddProgressCallback& progress) {
+    AddOptions options;
+    options.progress = progress;
+    return add(ids, vectors, options);
+  }
 
   /// Finds the `options.k` nearest vectors of each query, nearest first (see Metric).
   /// `results` must point to two buffers of queries.rows * options.k elements.

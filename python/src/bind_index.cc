@@ -129,7 +129,12 @@ PyIndex make(int64_t dim, const std::string& metric, const std::string& kind, py
 
 // ----- operations ----------------------------------------------------------------------------
 
-py::array add(PyIndex& self, py::object vectors, py::object ids, py::object progress) {
+py::array add(PyIndex& self, py::object vectors, py::object ids, py::object progress,
+              int num_threads) {
+  // Checked before the implicit ids are reserved, so a rejected call consumes none.
+  if (num_threads < 0)
+    throw py::value_error("num_threads must be >= 0 (0 = every core), got " +
+                          std::to_string(num_threads));
   Matrix v = to_matrix(vectors, self.dim, "vectors");
   StoppingProgress report(resolve_progress(std::move(progress), "vecperf: adding vectors"));
   if (ids.is_none()) {
@@ -141,11 +146,13 @@ py::array add(PyIndex& self, py::object vectors, py::object ids, py::object prog
                                                       "dtype"_a = "int64");
   }
   Ids i = to_ids(ids, "ids");
-  const AddProgressCallback callback = report.callback();
+  AddOptions options;
+  options.progress = report.callback();
+  options.num_threads = num_threads;
   Status status;
   {
     py::gil_scoped_release release;
-    status = self.index->add_with_progress(i.span, v.view, callback);
+    status = self.index->add(i.span, v.view, options);
   }
   report.raise_if_stopped();  // the add was undone; the callable's exception explains why
   throw_if_error(status);
@@ -318,6 +325,7 @@ dim= and metric= itself, and the dim and metric arguments override them. Plan.sp
 vecperf-bench --index flag use the same form. ValueError for a malformed spec, an unknown kind
 or option, or a value out of range.)doc")
       .def("add", &add, "vectors"_a, "ids"_a = py::none(), py::kw_only(), "progress"_a = py::none(),
+           "num_threads"_a = 0,
            R"doc(Adds vectors (n, dim) with ids (n,) of non-negative int64, all or nothing.
 
 ids=None assigns consecutive ids after the largest id added through this object (for a loaded
@@ -325,7 +333,11 @@ or unpickled index, after the largest id it holds). Returns the ids as an int64 
 progress: True shows a progress bar on a TTY; a callable receives (done, total) after each
 chunk of 8192 vectors, ending with (n, n), with the GIL held. If it raises, the add stops,
 every vector it added is removed again, and that exception propagates.
-Raises ValueError (shape, NaN/Inf, negative or repeated id, zero vector for cosine) and
+num_threads: threads that build the index structure (HNSW links, IVF assignment and training,
+an auto index's migration); 0 uses every core, 1 only the calling thread, so that a service can
+keep cores for its searches.
+Raises ValueError (shape, NaN/Inf, negative or repeated id, zero vector for cosine, negative
+num_threads) and
 vecperf.Error with code 'AlreadyExists' for an id already in the index.)doc")
       .def("search", &search, "queries"_a, "k"_a = 10, py::kw_only(), "nprobe"_a = py::none(),
            "ef_search"_a = py::none(), "rerank"_a = py::none(), "num_threads"_a = 0,

@@ -213,3 +213,16 @@ def test_repr_and_docstrings():
     assert vecperf.Index.__module__ == "vecperf"
     assert isinstance(pathlib.Path(vecperf.__file__), pathlib.Path)
 
+
+
+def test_add_takes_a_thread_count():
+    rng = np.random.default_rng(3)
+    data = rng.random((500, 8), dtype=np.float32)
+    one = vecperf.Index(8, kind="hnsw", M=8)
+    one.add(data, num_threads=1)
+    again = vecperf.Index(8, kind="hnsw", M=8)
+    again.add(data, num_threads=1)
+    assert one.to_bytes() == again.to_bytes()  # one thread links the same graph every time
+    with pytest.raises(ValueError, match="num_threads"):
+        one.add(data[:1], num_threads=-1)
+    assert len(one) == 500

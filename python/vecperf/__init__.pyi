@@ -33,7 +33,12 @@ class Index:
     @staticmethod
     def from_spec(spec: str, dim: Optional[int] = None, *, metric: Optional[str] = None) -> "Index": ...
     def add(
-        self, vectors: _Vectors, ids: Optional[_Ids] = None, *, progress: _Progress = None
+        self,
+        vectors: _Vectors,
+        ids: Optional[_Ids] = None,
+        *,
+        progress: _Progress = None,
+        num_threads: int = 0,
     ) -> npt.NDArray[np.int64]: ...
     def search(
         self,

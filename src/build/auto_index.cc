@@ -78,25 +78,22 @@ class AutoIndex final : public IndexImpl {
     return inner_->size();
   }
 
-  Status add(IdSpan ids, MatrixView vectors) override {
-    return add_with_progress(ids, vectors, {});
-  }
+  using Index::add;
 
   // The stage adds by chunks and undoes them if `progress` stops it. `progress` may search this
   // index: that takes mu_ shared as well, and mu_ is taken exclusively only under write_mu_.
-  Status add_with_progress(IdSpan ids, MatrixView vectors,
-                           const AddProgressCallback& progress) override {
+  Status add(IdSpan ids, MatrixView vectors, const AddOptions& options) override {
     std::lock_guard writer(write_mu_);
     {
       std::shared_lock lock(mu_);
-      VECPERF_RETURN_IF_ERROR(inner_->add_with_progress(ids, vectors, progress));
+      VECPERF_RETURN_IF_ERROR(inner_->add(ids, vectors, options));
     }
     // The vectors are in: a failed migration must not make the add look failed, so it leaves
     // the current stage serving, shows in migration_status() (and the migrations metric), and
     // is retried on the next add.
     const IndexKind next = stage_for(inner_->size());
     if (next != inner_->kind()) {
-      Status migrated = migrate(next);
+      Status migrated = migrate(next, options.num_threads);
       std::lock_guard guard(status_mu_);
       ++(migrated.ok() ? migration_.migrations : migration_.failures);
       migration_.last_error = std::move(migrated);
@@ -223,10 +220,10 @@ class AutoIndex final : public IndexImpl {
 
   // Builds the next stage from the current one and swaps it in. Requires: write_mu_ held, so
   // inner_ cannot change (reading it without mu_ is then safe: only this thread writes it).
-  Status migrate(IndexKind next) {
+  Status migrate(IndexKind next, int num_threads) {
     VECPERF_RETURN_IF_ERROR(migration_fault(next));
     const int64_t n = inner_->size();
-    const TuningOptions tuning = stage_tuning(n);
+    const TuningOptions tuning = stage_tuning(n, num_threads);
     // add_and_tune adds all but the tuning sample first: the stage trains on those.
     auto built = new_stage(next, n, n - held_out_rows(n, tuning.sample_size));
     if (!built.ok()) return built.status();
@@ -270,12 +267,13 @@ class AutoIndex final : public IndexImpl {
 
   // How a stage of n vectors is tuned: the knob set to the smallest value reaching
   // target_recall on a held-out sample whose size bounds the exact scan's cost.
-  TuningOptions stage_tuning(int64_t n) const {
+  TuningOptions stage_tuning(int64_t n, int num_threads) const {
     TuningOptions t;
     const double per_query = static_cast<double>(n) * static_cast<double>(dim_);
     t.sample_size = std::clamp<int64_t>(static_cast<int64_t>(kTuneWork / per_query), kTuneMinSample,
                                         kTuneSample);
     t.apply = true;
+    t.num_threads = num_threads;  // the triggering add's: the migration builds and tunes with it
     return t;
   }
 

@@ -56,14 +56,9 @@ class MeteredIndex final : public Index {
   Metric metric() const override { return inner_->metric(); }
   int64_t size() const override { return inner_->size(); }
 
-  Status add(IdSpan ids, MatrixView vectors) override {
-    return write(IndexOp::kAdd, ids.size(), [&] { return inner_->add(ids, vectors); });
-  }
-
-  Status add_with_progress(IdSpan ids, MatrixView vectors,
-                           const AddProgressCallback& progress) override {
-    return write(IndexOp::kAdd, ids.size(),
-                 [&] { return inner_->add_with_progress(ids, vectors, progress); });
+  using Index::add;
+  Status add(IdSpan ids, MatrixView vectors, const AddOptions& options) override {
+    return write(IndexOp::kAdd, ids.size(), [&] { return inner_->add(ids, vectors, options); });
   }
 
   Status search(MatrixView queries, const SearchOptions& options,

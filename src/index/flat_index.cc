@@ -126,7 +126,7 @@ class FlatIndex final : public IndexBase {
   }
 
  protected:
-  Status add_locked(int64_t first_slot, MatrixView v) override {
+  Status add_locked(int64_t first_slot, MatrixView v, int /*num_threads*/) override {
     const size_t d = static_cast<size_t>(dim());
     const size_t rows = static_cast<size_t>(first_slot + v.rows);
     // Reserve both arrays first: only the reservations can throw, so a failed add leaves the

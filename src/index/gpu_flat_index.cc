@@ -93,7 +93,7 @@ class GpuFlatIndex final : public IndexBase {
   size_t device_memory_bytes() const override { return device_bytes_now(); }
 
  protected:
-  Status add_locked(int64_t first_slot, MatrixView v) override {
+  Status add_locked(int64_t first_slot, MatrixView v, int /*num_threads*/) override {
     // Device slots beyond 2^31 would not fit the selection keys (src/gpu/radix_select.h).
     if (first_slot + v.rows > (int64_t{1} << 31))
       return Status::ResourceExhausted("gpu_flat holds at most 2^31 vectors");

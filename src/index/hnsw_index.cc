@@ -159,14 +159,15 @@ class HnswIndex final : public IndexBase {
   }
 
  protected:
-  Status add_locked(int64_t first_slot, MatrixView v) override {
+  Status add_locked(int64_t first_slot, MatrixView v, int num_threads) override {
     const uint64_t need = static_cast<uint64_t>(first_slot + v.rows);
     if (need > kMaxNodes)
       return Status::ResourceExhausted("an hnsw index holds at most " + std::to_string(kMaxNodes) +
                                        " vectors (removed ones included until compaction)");
     VECPERF_RETURN_IF_ERROR(reserve(need));
-    return insert_nodes(*graph_, static_cast<size_t>(first_slot), static_cast<size_t>(v.rows),
-                        [&v](size_t i) { return v.row(static_cast<int64_t>(i)); });
+    return insert_nodes(
+        *graph_, static_cast<size_t>(first_slot), static_cast<size_t>(v.rows),
+        [&v](size_t i) { return v.row(static_cast<int64_t>(i)); }, num_threads);
   }
 
   Status search_locked(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,
@@ -445,7 +446,7 @@ class HnswIndex final : public IndexBase {
   // Inserts rows(0 .. n-1) as nodes first .. first+n-1 of `g`, whose capacity suffices.
   // All-or-nothing: on failure the graph is rolled back to `first` nodes.
   template <typename RowFn>
-  Status insert_nodes(Graph& g, size_t first, size_t n, RowFn rows) {
+  Status insert_nodes(Graph& g, size_t first, size_t n, RowFn rows, int num_threads) {
     if (n == 0) return Status::OK();
     // Serial part: levels from the seeded generator (a single-threaded build is reproducible)
     // and every node initialised; all allocation of node memory happens here, before any link.
@@ -475,7 +476,7 @@ class HnswIndex final : public IndexBase {
 
     std::atomic<size_t> next{0};
     std::atomic<bool> failed{false};
-    const int threads = resolve_threads(0, static_cast<int64_t>(n));
+    const int threads = resolve_threads(num_threads, static_cast<int64_t>(n));
     // One shared cursor rather than contiguous chunks: nodes are linked roughly in add order,
     // and a thread that drew high levels does not hold up the others.
     // A failed insertion (only allocation can fail) stops every worker and undoes the add.
@@ -655,12 +656,13 @@ class HnswIndex final : public IndexBase {
     const size_t old_upper = upper_link_bytes_;
     upper_link_bytes_ = 0;
     auto fresh = new_graph(std::max(live, kInitialCapacity));
-    Status s = fresh.ok()
-                   ? insert_nodes(**fresh, 0, live,
-                                  [&](size_t i) {
-                                    return old.getDataByInternalId(static_cast<tableint>(src[i]));
-                                  })
-                   : fresh.status();
+    Status s =
+        fresh.ok()
+            ? insert_nodes(
+                  **fresh, 0, live,
+                  [&](size_t i) { return old.getDataByInternalId(static_cast<tableint>(src[i])); },
+                  0)
+            : fresh.status();
     if (!s.ok()) {
       upper_link_bytes_ = old_upper;
       return;

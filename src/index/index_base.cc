@@ -129,12 +129,10 @@ int64_t IndexBase::size() const {
   return ids_.live();
 }
 
-Status IndexBase::add(IdSpan ids, MatrixView vectors) {
-  return add_with_progress(ids, vectors, {});
-}
-
-Status IndexBase::add_with_progress(IdSpan ids, MatrixView vectors,
-                                    const AddProgressCallback& progress) {
+Status IndexBase::add(IdSpan ids, MatrixView vectors, const AddOptions& options) {
+  if (options.num_threads < 0)
+    return Status::InvalidArgument("num_threads must be >= 0 (0 = all hardware threads)");
+  const AddProgressCallback& progress = options.progress;
   VECPERF_RETURN_IF_ERROR(check_add_args(ids, vectors, dim_));
   if (vectors.rows == 0) return Status::OK();
   std::vector<float> normalised;
@@ -149,7 +147,8 @@ Status IndexBase::add_with_progress(IdSpan ids, MatrixView vectors,
   }
   // add_chunk releases mu_ after each chunk, so `progress` runs unlocked and may search.
   return add_by_chunks(
-      ids, *prepared, progress, [this](IdSpan i, MatrixView v) { return add_chunk(i, v); },
+      ids, *prepared, progress,
+      [this, &options](IdSpan i, MatrixView v) { return add_chunk(i, v, options.num_threads); },
       [this](IdSpan added) {
         // write_mu_ has been held throughout, so these ids are all still present.
         const WriteLocks locks = lock_for_write();
@@ -194,12 +193,12 @@ IndexBase::WriteLocks IndexBase::lock_for_write() const {
   return locks;
 }
 
-Status IndexBase::add_chunk(IdSpan ids, MatrixView vectors) {
+Status IndexBase::add_chunk(IdSpan ids, MatrixView vectors, int num_threads) {
   const WriteLocks locks = lock_for_write();
   int64_t first = -1;
   Status s = guarded("adding vectors (nothing was added)", [&] {
     first = ids_.append(ids);
-    return add_locked(first, vectors);
+    return add_locked(first, vectors, num_threads);
   });
   if (!s.ok()) {
     if (first >= 0) ids_.truncate(first);

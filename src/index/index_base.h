@@ -65,9 +65,8 @@ class IndexBase : public IndexImpl {
   int64_t dim() const final { return dim_; }
   Metric metric() const final { return metric_; }
   int64_t size() const final;
-  Status add(IdSpan ids, MatrixView vectors) final;
-  Status add_with_progress(IdSpan ids, MatrixView vectors,
-                           const AddProgressCallback& progress) final;
+  using Index::add;
+  Status add(IdSpan ids, MatrixView vectors, const AddOptions& options) final;
   Status search(MatrixView queries, const SearchOptions& options,
                 SearchResults results) const final;
   Status remove(IdSpan ids) final;
@@ -96,7 +95,8 @@ class IndexBase : public IndexImpl {
   /// Stores `vectors` (already validated and, for cosine, normalised) at slots
   /// first_slot .. first_slot + rows - 1, which ids_ already maps. On failure the backend must
   /// hold none of those slots; the base then drops them from ids_.
-  virtual Status add_locked(int64_t first_slot, MatrixView vectors) = 0;
+  /// `num_threads` is the add's AddOptions::num_threads (0: all hardware threads).
+  virtual Status add_locked(int64_t first_slot, MatrixView vectors, int num_threads) = 0;
   /// Writes up to k_eff (<= live vectors) nearest slots per query, nearest first, at
   /// dists/labels[i * stride + j]. Slots it leaves alone stay unfilled (+inf, -1). Labels are
   /// slots; the base maps them to ids.
@@ -121,7 +121,7 @@ class IndexBase : public IndexImpl {
   IdMap& ids() { return ids_; }
 
  private:
-  Status add_chunk(IdSpan ids, MatrixView vectors);
+  Status add_chunk(IdSpan ids, MatrixView vectors, int num_threads);
   // Marks the slots of `ids` dead (mu_ held exclusively) and returns them.
   std::vector<int64_t> kill_ids(IdSpan ids);
   // Locks for a writer (read_gate_, then mu_, both exclusive), after any save in progress.

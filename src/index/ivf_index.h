@@ -64,7 +64,7 @@ class IvfIndex final : public IndexBase {
  protected:
   // ---- the IndexBase hooks: adds and training (ivf_train.cc), searches (ivf_search.cc), the
   // rest (ivf_index.cc) ----
-  Status add_locked(int64_t first_slot, MatrixView v) override;
+  Status add_locked(int64_t first_slot, MatrixView v, int num_threads) override;
   Status search_locked(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,
                        float* dists, int64_t* labels) const override;
   Status remove_locked(std::span<const int64_t> slots) override;
@@ -90,12 +90,12 @@ class IvfIndex final : public IndexBase {
 
   // Trains on a seeded sample of the buffer and moves every buffered vector into the lists.
   // While untrained the buffer is dense, so buffer row == slot and every slot is live.
-  Status train_and_fill();
+  Status train_and_fill(int num_threads);
   void refresh_centroids();
 
   // Nearest centroid of each row, with our kernels (FAISS's single-vector path is scalar).
-  void assign(MatrixView v, int64_t* out) const;
-  Status add_to_lists(int64_t first_slot, MatrixView v);
+  void assign(MatrixView v, int64_t* out, int num_threads) const;
+  Status add_to_lists(int64_t first_slot, MatrixView v, int num_threads);
   bool keeps_originals() const { return opt_.encoding != IvfEncoding::kFlat && opt_.rerank > 0; }
   // ---- removal (ivf_index.cc) ----
   // Drops the tombstoned slots, renumbering as IdMap::compact() does; the labels in the lists,

@@ -53,13 +53,13 @@ constexpr double kParallelTrainWork = 1e9;
 
 }  // namespace
 
-Status IvfIndex::add_locked(int64_t first_slot, MatrixView v) {
-  if (ivf_) return add_to_lists(first_slot, v);
+Status IvfIndex::add_locked(int64_t first_slot, MatrixView v, int num_threads) {
+  if (ivf_) return add_to_lists(first_slot, v, num_threads);
   const size_t d = static_cast<size_t>(dim());
   buffer_.insert(buffer_.end(), v.data, v.data + v.rows * d);
   if (ids().live() < train_threshold()) return Status::OK();
   Status s;
-  s = guarded("training the IVF index", [&] { return train_and_fill(); });
+  s = guarded("training the IVF index", [&] { return train_and_fill(num_threads); });
   if (!s.ok()) {
     // Back to the untrained state without this add's vectors.
     ivf_.reset();
@@ -118,7 +118,7 @@ std::unique_ptr<faiss::IndexIVF> IvfIndex::make_faiss(int64_t nl) const {
   return ivf;
 }
 
-Status IvfIndex::train_and_fill() {
+Status IvfIndex::train_and_fill(int num_threads) {
   const int64_t n = ids().slots();
   const size_t d = static_cast<size_t>(dim());
   const int64_t nl = derived_nlist(n);
@@ -143,14 +143,14 @@ Status IvfIndex::train_and_fill() {
   ivf_ = make_faiss(nl);
   {
     const double work = double(sample_n) * double(nl) * double(d);
-    ScopedOmpThreads team(work >= kParallelTrainWork ? resolve_threads(0, 1 << 20) : 1);
+    ScopedOmpThreads team(work >= kParallelTrainWork ? resolve_threads(num_threads, 1 << 20) : 1);
     ivf_->train(sample_n, train_x);
   }
   sample = {};
   ivf_->set_direct_map_type(faiss::DirectMap::Hashtable);
   refresh_centroids();
   // The buffer is released only once the lists hold everything: a failure leaves it intact.
-  VECPERF_RETURN_IF_ERROR(add_to_lists(0, MatrixView{buffer_.data(), n, dim()}));
+  VECPERF_RETURN_IF_ERROR(add_to_lists(0, MatrixView{buffer_.data(), n, dim()}, num_threads));
   buffer_ = {};
   return Status::OK();
 }
@@ -161,29 +161,30 @@ void IvfIndex::refresh_centroids() {
   ivf_->quantizer->reconstruct_n(0, nl, centroids_.data());
 }
 
-void IvfIndex::assign(MatrixView v, int64_t* out) const {
+void IvfIndex::assign(MatrixView v, int64_t* out, int num_threads) const {
   const size_t d = static_cast<size_t>(dim());
   const int64_t nl = nlist();
   const DistanceKernels& kern = kernels();
   const bool is_l2 = l2();
-  parallel_chunks(v.rows, resolve_threads(0, v.rows / 256), [&](int64_t b, int64_t e, int) {
-    std::vector<float> dis(static_cast<size_t>(nl));
-    for (int64_t i = b; i < e; ++i) {
-      (is_l2 ? kern.l2sqr_many : kern.dot_many)(v.row(i), centroids_.data(), nl, d, dis.data());
-      int64_t best = 0;
-      for (int64_t c = 1; c < nl; ++c)
-        if (is_l2 ? dis[c] < dis[best] : dis[c] > dis[best]) best = c;
-      out[i] = best;
-    }
-  });
+  parallel_chunks(
+      v.rows, resolve_threads(num_threads, v.rows / 256), [&](int64_t b, int64_t e, int) {
+        std::vector<float> dis(static_cast<size_t>(nl));
+        for (int64_t i = b; i < e; ++i) {
+          (is_l2 ? kern.l2sqr_many : kern.dot_many)(v.row(i), centroids_.data(), nl, d, dis.data());
+          int64_t best = 0;
+          for (int64_t c = 1; c < nl; ++c)
+            if (is_l2 ? dis[c] < dis[best] : dis[c] > dis[best]) best = c;
+          out[i] = best;
+        }
+      });
 }
 
-Status IvfIndex::add_to_lists(int64_t first_slot, MatrixView v) {
+Status IvfIndex::add_to_lists(int64_t first_slot, MatrixView v, int num_threads) {
   const size_t d = static_cast<size_t>(dim());
   std::vector<faiss::Index::idx_t> list_of(static_cast<size_t>(v.rows));
   std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(v.rows));
   std::iota(labels.begin(), labels.end(), first_slot);
-  assign(v, list_of.data());
+  assign(v, list_of.data(), num_threads);
   const bool keep = keeps_originals();
   Status s = guarded_void("adding to the IVF lists", [&] {
     if (keep) {

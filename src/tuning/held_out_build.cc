@@ -45,7 +45,9 @@ Status add_and_tune(Index& index, IdSpan ids, MatrixView vectors, double target_
   auto add = [&](std::vector<int64_t>& i, std::vector<float>& v) {
     const int64_t rows = static_cast<int64_t>(i.size());
     if (rows == 0) return Status::OK();
-    VECPERF_RETURN_IF_ERROR(index.add(i, MatrixView{v.data(), rows, d}));
+    AddOptions options;
+    options.num_threads = tuning.num_threads;
+    VECPERF_RETURN_IF_ERROR(index.add(i, MatrixView{v.data(), rows, d}, options));
     added += rows;
     if (on_progress) on_progress(added, n);
     i.clear();

@@ -30,7 +30,7 @@ int64_t held_out_rows(int64_t n, int64_t sample_size);
 /// goes to `*tuned` (held_out true, sample_size the sample's rows); a tuning failure does not
 /// stop the adds. Returns kInvalidArgument when ids and vectors disagree in count, or the
 /// vectors in dimension with the index, or the first add error (the index may then hold part of
-/// the vectors).
+/// the vectors). The adds use tuning.num_threads threads, like the tuning's searches.
 Status add_and_tune(Index& index, IdSpan ids, MatrixView vectors, double target_recall, int k,
                     const TuningOptions& tuning, int64_t chunk_rows,
                     const ProgressCallback& on_progress, Result<TuningResult>* tuned);

@@ -132,3 +132,38 @@ TYPED_TEST(AddProgressTest, EmptyCallbackIsAPlainAdd) {
 
 }  // namespace
 }  // namespace vecperf::testing
+
+namespace vecperf::testing {
+namespace {
+
+// AddOptions::num_threads: negative is refused before anything is added, and one thread builds
+// the same structure every time (an HNSW graph linked by several threads depends on their order).
+TYPED_TEST(AddProgressTest, ThreadCountIsPerCall) {
+  Index& index = *this->index_;
+  const Matrix v = clustered(10, kDim, 9);
+  AddOptions bad;
+  bad.num_threads = -1;
+  EXPECT_EQ(index.add(sequential_ids(10, 100000), v.view(), bad).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.size(), kBase);
+
+  auto build = [](int threads) {
+    auto made = make_index(TypeParam::options(kDim, Metric::kL2));
+    EXPECT_TRUE(made.ok());
+    const Matrix data = clustered(600, kDim, 10);
+    AddOptions o;
+    o.num_threads = threads;
+    EXPECT_TRUE((*made)->add(sequential_ids(600), data.view(), o).ok());
+    auto bytes = (*made)->to_bytes();
+    EXPECT_TRUE(bytes.ok());
+    return *bytes;
+  };
+  EXPECT_EQ(build(1), build(1));
+  const std::string two = build(2);
+  auto loaded = from_bytes(two);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ((*loaded)->size(), 600);
+}
+
+}  // namespace
+}  // namespace vecperf::testing

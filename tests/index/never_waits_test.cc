@@ -7,12 +7,12 @@
 // failure instead).
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <future>
-#include <memory>
 #include <latch>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -139,9 +139,7 @@ TYPED_TEST(NeverWaitsTest, SearchesRunWhileAVisitOfEveryVectorHoldsUpAWriter) {
   });
   visiting.wait();
   set_test_hook(TestPoint::kWriterAwaitsSaves, once(writer_waiting));
-  std::thread writer([&] {
-    EXPECT_TRUE(index.remove(sequential_ids(5)).ok());
-  });
+  std::thread writer([&] { EXPECT_TRUE(index.remove(sequential_ids(5)).ok()); });
   writer_waiting.wait();
   auto unpark = once(release);
   EXPECT_TRUE(search_completes(index, queries.view(), unpark))
