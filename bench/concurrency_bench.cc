@@ -129,9 +129,9 @@ std::vector<PhaseFigures> run_once(const std::string& kind, const FloatMatrix& b
       int64_t next = 0;
       const int64_t batch = 64;
       while (saving && next + batch <= add_rows / 2) {
-        check(index.add(ids_from(n + next, batch), MatrixView{base.row(n + next), batch,
-                                                               base.dim()}),
-              "add during save");
+        check(
+            index.add(ids_from(n + next, batch), MatrixView{base.row(n + next), batch, base.dim()}),
+            "add during save");
         next += batch;
       }
       check(index.remove(ids_from(n, next)), "undo the adds during save");
@@ -152,7 +152,8 @@ std::vector<PhaseFigures> run_once(const std::string& kind, const FloatMatrix& b
   }
 
   {  // remove 30%
-    const int64_t total = n + add_rows, drop = total * 3 / 10, batch = std::max<int64_t>(1, drop / 5);
+    const int64_t total = n + add_rows, drop = total * 3 / 10,
+                  batch = std::max<int64_t>(1, drop / 5);
     for (int64_t b = 0; b < drop; b += batch)
       check(index.remove(ids_from(b, std::min(batch, drop - b))), "remove");
     out.push_back(searcher.next_phase());
