@@ -37,10 +37,21 @@ constexpr auto kStuck = std::chrono::seconds(60);
 template <typename Backend>
 class NeverWaitsTest : public ::testing::Test {
  protected:
+  // An index of kInitial vectors; base_ holds 10 more for the writer.
+  void SetUp() override {
+    auto made = make_index(Backend::options(kDim, Metric::kL2));
+    ASSERT_TRUE(made.ok()) << made.status().to_string();
+    index_ = std::move(*made);
+    ASSERT_TRUE(index_->add(sequential_ids(kInitial), base_.slice(0, kInitial)).ok());
+  }
   void TearDown() override {
     set_test_hook(TestPoint::kSaveSerializing, {});
     set_test_hook(TestPoint::kWriterAwaitsSaves, {});
   }
+
+  const Matrix base_ = clustered(kInitial + 10, kDim, 1);
+  const Matrix queries_ = clustered(4, kDim, 2);
+  std::unique_ptr<Index> index_;
 };
 TYPED_TEST_SUITE(NeverWaitsTest, AllBackends, BackendNames);
 
@@ -69,12 +80,9 @@ bool search_completes(const Index& index, MatrixView q, const std::function<void
 }
 
 TYPED_TEST(NeverWaitsTest, SearchesRunWhileASaveHoldsUpAWriter) {
-  auto made = make_index(TypeParam::options(kDim, Metric::kL2));
-  ASSERT_TRUE(made.ok()) << made.status().to_string();
-  Index& index = **made;
-  const Matrix base = clustered(kInitial + 10, kDim, 1);
-  ASSERT_TRUE(index.add(sequential_ids(kInitial), base.slice(0, kInitial)).ok());
-  const Matrix queries = clustered(4, kDim, 2);
+  Index& index = *this->index_;
+  const Matrix& base = this->base_;
+  const Matrix& queries = this->queries_;
 
   std::latch save_parked(1), release_save(1), writer_waiting(1);
   auto parked = once(save_parked);
@@ -120,12 +128,8 @@ TYPED_TEST(NeverWaitsTest, SearchesRunWhileASaveHoldsUpAWriter) {
 }
 
 TYPED_TEST(NeverWaitsTest, SearchesRunWhileAVisitOfEveryVectorHoldsUpAWriter) {
-  auto made = make_index(TypeParam::options(kDim, Metric::kL2));
-  ASSERT_TRUE(made.ok()) << made.status().to_string();
-  Index& index = **made;
-  const Matrix base = clustered(kInitial + 10, kDim, 3);
-  ASSERT_TRUE(index.add(sequential_ids(kInitial), base.slice(0, kInitial)).ok());
-  const Matrix queries = clustered(4, kDim, 4);
+  Index& index = *this->index_;
+  const Matrix& queries = this->queries_;
 
   std::latch visiting(1), release(1), writer_waiting(1);
   int64_t visited = 0;
