@@ -18,12 +18,8 @@ namespace internal {
 
 Result<std::unique_ptr<IndexImpl>> read_index_payload(IndexKind kind, Reader& r) {
   if (kind != IndexKind::kAuto) return read_backend_payload(kind, r);
-  try {
-    return load_auto(r);
-  } catch (...) {
-    return status_from_current_exception("decoding the index", StatusCode::kCorruption)
-        .with_context(r.what());
-  }
+  return guarded_in(
+      r.what(), "decoding the index", [&] { return load_auto(r); }, StatusCode::kCorruption);
 }
 
 Result<std::unique_ptr<IndexImpl>> index_from_frame(const FramedFile& file,

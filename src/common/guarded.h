@@ -36,6 +36,18 @@ auto guarded(const char* what, Fn&& fn, StatusCode code = StatusCode::kInternal)
   }
 }
 
+/// As guarded(), with `context` (e.g. the name of the file being read) before the message of a
+/// caught exception; statuses fn() returns itself are passed through unchanged.
+template <typename Fn>
+auto guarded_in(const std::string& context, const char* what, Fn&& fn,
+                StatusCode code = StatusCode::kInternal) -> std::invoke_result_t<Fn&> {
+  try {
+    return fn();
+  } catch (...) {
+    return status_from_current_exception(what, code).with_context(context);
+  }
+}
+
 /// As guarded(), for a fn() that returns nothing: OK when it returns normally.
 template <typename Fn>
 Status guarded_void(const char* what, Fn&& fn, StatusCode code = StatusCode::kInternal) {

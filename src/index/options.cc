@@ -68,14 +68,16 @@ Status check_ivf(const IvfOptions& o, int64_t dim, const char* prefix) {
   return Status::OK();
 }
 
+// Messages name the fields as set_index_option() and specs do ("auto.ivf.nlist"; see
+// option_path()).
 Status check_auto(const AutoOptions& a, int64_t dim) {
-  VECPERF_RETURN_IF_ERROR(internal::check_options(a, "auto_index"));
+  VECPERF_RETURN_IF_ERROR(internal::check_options(a, "auto"));
   if (a.ivf_max < a.flat_max)
-    return Status::InvalidArgument("auto_index needs flat_max <= ivf_max, got flat_max " +
+    return Status::InvalidArgument("auto needs flat_max <= ivf_max, got flat_max " +
                                    std::to_string(a.flat_max) + " and ivf_max " +
                                    std::to_string(a.ivf_max));
-  VECPERF_RETURN_IF_ERROR(check_ivf(a.ivf, dim, "auto_index.ivf"));
-  return internal::check_options(a.hnsw, "auto_index.hnsw");
+  VECPERF_RETURN_IF_ERROR(check_ivf(a.ivf, dim, "auto.ivf"));
+  return internal::check_options(a.hnsw, "auto.hnsw");
 }
 
 // The sections of `kind`, in file and table order; calls fn(prefix, fields, options struct).
@@ -138,25 +140,22 @@ std::string option_path(IndexKind kind, const std::string& full) {
   return std::string(index_kind_name(kind)) + "." + full;
 }
 
-Status set_common(IndexOptions& o, std::string_view name, std::string_view value, bool* handled) {
-  *handled = true;
-  if (name == "dim") {
-    int64_t dim = 0;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), dim);
-    if (value.empty() || ec != std::errc() || end != value.data() + value.size() || dim < 1 ||
-        dim > internal::kMaxDim)
-      return Status::InvalidArgument("dim: '" + std::string(value) + "' is not in [1, " +
-                                     std::to_string(internal::kMaxDim) + "]");
-    o.dim = dim;
-    return Status::OK();
-  }
-  if (name == "metric") {
-    auto m = parse_metric(std::string(value));
-    if (!m.ok()) return m.status();
-    o.metric = *m;
-    return Status::OK();
-  }
-  *handled = false;
+// The fields every kind has.
+Status set_dim(IndexOptions& o, std::string_view value) {
+  int64_t dim = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), dim);
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size() || dim < 1 ||
+      dim > internal::kMaxDim)
+    return Status::InvalidArgument("dim: '" + std::string(value) + "' is not in [1, " +
+                                   std::to_string(internal::kMaxDim) + "]");
+  o.dim = dim;
+  return Status::OK();
+}
+
+Status set_metric(IndexOptions& o, std::string_view value) {
+  auto m = parse_metric(std::string(value));
+  if (!m.ok()) return m.status();
+  o.metric = *m;
   return Status::OK();
 }
 
@@ -208,9 +207,8 @@ Result<OptionType> index_option_type(IndexKind kind, std::string_view name) {
 }
 
 Status set_index_option(IndexOptions& o, std::string_view name, std::string_view value) {
-  bool handled = false;
-  VECPERF_RETURN_IF_ERROR(set_common(o, name, value, &handled));
-  if (handled) return Status::OK();
+  if (name == "dim") return set_dim(o, value);
+  if (name == "metric") return set_metric(o, value);
   IndexOptions updated = o;
   Status status;
   const int found =
@@ -287,13 +285,10 @@ std::string describe_options(const IndexOptions& o) {
 }
 
 Result<std::unique_ptr<IndexImpl>> read_backend_payload(IndexKind kind, Reader& r) {
-  try {
-    return IndexBase::read_payload(kind, r);
-  } catch (...) {
-    // FAISS and hnswlib report malformed data by throwing; the message names the source.
-    return status_from_current_exception("decoding the index", StatusCode::kCorruption)
-        .with_context(r.what());
-  }
+  // FAISS and hnswlib report malformed data by throwing; the message names the source.
+  return guarded_in(
+      r.what(), "decoding the index", [&] { return IndexBase::read_payload(kind, r); },
+      StatusCode::kCorruption);
 }
 
 }  // namespace vecperf::internal

@@ -56,3 +56,19 @@ TEST(GuardedTest, VoidFunctions) {
 
 }  // namespace
 }  // namespace vecperf::internal
+
+namespace vecperf::internal {
+namespace {
+
+TEST(GuardedTest, ContextGoesBeforeCaughtExceptionsOnly) {
+  Status s = guarded_in(
+      "file 'x.vpi'", "decoding", []() -> Status { throw std::runtime_error("bad"); },
+      StatusCode::kCorruption);
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_EQ(s.message(), "file 'x.vpi': decoding failed: bad");
+  s = guarded_in("file 'x.vpi'", "decoding", [] { return Status::NotFound("gone"); });
+  EXPECT_EQ(s.message(), "gone");
+}
+
+}  // namespace
+}  // namespace vecperf::internal
