@@ -9,18 +9,33 @@
 // Each phase reports p50 / p99 / max search latency, the searches completed, and p99 over the
 // quiet p99; --repeats runs everything that often and reports medians.
 //
-//   build/bin/vecperf_concurrency_bench [--n=20000] [--dim=128] [--kinds=flat,ivf,hnsw]
-//                                        [--repeats=3] [--quiet-ms=1000]
+// The peer "hnswlib" is Debian's hnswlib (M = 16, ef_construction = 200, ef = 128: vecperf's
+// HNSW defaults) behind a std::shared_mutex, the way its users share one index between request
+// threads: searches take it shared, each add or remove batch and each saveIndex (to a file in
+// /tmp; vecperf's save phase uses to_bytes) take it as hnswlib requires.
+//
+// --writer-threads is the add's thread count (AddOptions::num_threads; the peer's add threads):
+// 1 by default, so that on a 2-core machine the searcher keeps a core, as a service that keeps
+// cores for its queries would configure it (0: all hardware threads).
+//
+//   build/bin/vecperf_concurrency_bench [--n=20000] [--dim=128] [--kinds=flat,ivf,hnsw,hnswlib]
+//                                        [--repeats=3] [--quiet-ms=1000] [--writer-threads=1]
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/bench_common.h"
+#include "hnsw_peer.h"
 #include "vecperf/dataset.h"
 #include "vecperf/index.h"
 #include "vecperf/options.h"
@@ -33,11 +48,84 @@ struct PhaseFigures {
   double searches = 0;
 };
 
+void check(const Status& s, const char* what) {
+  if (s.ok()) return;
+  std::fprintf(stderr, "%s: %s\n", what, s.to_string().c_str());
+  std::exit(1);
+}
+
+// What the phases write to and search: a vecperf index, or a peer behind its users' lock.
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual void search(const float* query, int64_t dim, int64_t* ids) const = 0;
+  virtual void add(const std::vector<int64_t>& ids, MatrixView rows) = 0;
+  virtual void remove(const std::vector<int64_t>& ids) = 0;
+  virtual void save() const = 0;
+};
+
+class VecperfTarget final : public Target {
+ public:
+  VecperfTarget(std::unique_ptr<Index> index, int threads) : index_(std::move(index)) {
+    add_.num_threads = threads;
+  }
+  void search(const float* query, int64_t dim, int64_t* ids) const override {
+    SearchOptions o;
+    o.k = 10;
+    o.num_threads = 1;
+    float d[10];
+    check(index_->search(MatrixView{query, 1, dim}, o, SearchResults{d, ids}), "search");
+  }
+  void add(const std::vector<int64_t>& ids, MatrixView rows) override {
+    check(index_->add(ids, rows, add_), "add");
+  }
+  void remove(const std::vector<int64_t>& ids) override { check(index_->remove(ids), "remove"); }
+  void save() const override { check(index_->to_bytes().status(), "to_bytes"); }
+
+ private:
+  std::unique_ptr<Index> index_;
+  AddOptions add_;
+};
+
+class HnswlibTarget final : public Target {
+ public:
+  HnswlibTarget(MatrixView initial, int threads)
+      : peer_(make_hnswlib_generic(initial.dim, 16, 200, 100)),
+        path_("/tmp/vecperf_concurrency_bench_" + std::to_string(::getpid()) + ".hnsw"),
+        threads_(threads) {
+    peer_->build(initial.data, initial.rows, threads_);
+    peer_->set_ef(128);
+  }
+  ~HnswlibTarget() override { std::remove(path_.c_str()); }
+  void search(const float* query, int64_t, int64_t* ids) const override {
+    std::shared_lock lock(mu_);
+    peer_->search(query, 10, ids);
+  }
+  void add(const std::vector<int64_t>& ids, MatrixView rows) override {
+    std::unique_lock lock(mu_);
+    peer_->add(rows.data, ids.front(), rows.rows, threads_);
+  }
+  void remove(const std::vector<int64_t>& ids) override {
+    std::unique_lock lock(mu_);
+    peer_->remove(ids.data(), static_cast<int64_t>(ids.size()));
+  }
+  void save() const override {
+    std::shared_lock lock(mu_);
+    peer_->save(path_);
+  }
+
+ private:
+  std::unique_ptr<HnswPeer> peer_;
+  const std::string path_;
+  const int threads_;
+  mutable std::shared_mutex mu_;
+};
+
 // Searches single queries on its own thread until stopped, keeping the latencies of the phase
 // in progress.
 class Searcher {
  public:
-  Searcher(const Index& index, MatrixView queries) : index_(index), queries_(queries) {
+  Searcher(const Target& index, MatrixView queries) : index_(index), queries_(queries) {
     thread_ = std::thread([this] { run(); });
   }
   ~Searcher() {
@@ -63,38 +151,23 @@ class Searcher {
 
  private:
   void run() {
-    SearchOptions o;
-    o.k = 10;
-    o.num_threads = 1;
-    std::vector<float> d(10);
-    std::vector<int64_t> ids(10);
+    int64_t ids[10];
     for (int64_t q = 0; !stop_; q = (q + 1) % queries_.rows) {
       const double t0 = now_seconds();
-      const Status s = index_.search(MatrixView{queries_.row(q), 1, queries_.dim}, o,
-                                     SearchResults{d.data(), ids.data()});
+      index_.search(queries_.row(q), queries_.dim, ids);
       const double t = now_seconds() - t0;
-      if (!s.ok()) {
-        std::fprintf(stderr, "search failed: %s\n", s.to_string().c_str());
-        std::abort();
-      }
       std::lock_guard lock(mu_);
       samples_.push_back(t);
     }
   }
 
-  const Index& index_;
+  const Target& index_;
   const MatrixView queries_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::vector<double> samples_;  // guarded by mu_
   std::thread thread_;
 };
-
-void check(const Status& s, const char* what) {
-  if (s.ok()) return;
-  std::fprintf(stderr, "%s: %s\n", what, s.to_string().c_str());
-  std::exit(1);
-}
 
 std::vector<int64_t> ids_from(int64_t first, int64_t n) {
   std::vector<int64_t> ids(static_cast<size_t>(n));
@@ -107,15 +180,24 @@ constexpr int kPhaseCount = 4;
 
 // One run of every phase on a fresh index of `kind`.
 std::vector<PhaseFigures> run_once(const std::string& kind, const FloatMatrix& base,
-                                   const FloatMatrix& queries, int64_t n, int quiet_ms) {
-  auto options = parse_index_spec(kind);
-  check(options.status(), "index spec");
-  options->dim = base.dim();
+                                   const FloatMatrix& queries, int64_t n, int quiet_ms,
+                                   int writer_threads) {
   const int64_t add_rows = base.rows() - n;
-  auto made = make_index(*options);
-  check(made.status(), "make_index");
-  Index& index = **made;
-  check(index.add(ids_from(0, n), MatrixView{base.data(), n, base.dim()}), "initial add");
+  const MatrixView initial{base.data(), n, base.dim()};
+  std::unique_ptr<Target> target;
+  if (kind == "hnswlib") {
+    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    target = std::make_unique<HnswlibTarget>(initial, writer_threads > 0 ? writer_threads : hw);
+  } else {
+    auto options = parse_index_spec(kind);
+    check(options.status(), "index spec");
+    options->dim = base.dim();
+    auto made = make_index(*options);
+    check(made.status(), "make_index");
+    check((*made)->add(ids_from(0, n), initial), "initial add");
+    target = std::make_unique<VecperfTarget>(std::move(*made), writer_threads);
+  }
+  Target& index = *target;
 
   std::vector<PhaseFigures> out;
   Searcher searcher(index, queries.view());
@@ -129,14 +211,12 @@ std::vector<PhaseFigures> run_once(const std::string& kind, const FloatMatrix& b
       int64_t next = 0;
       const int64_t batch = 64;
       while (saving && next + batch <= add_rows / 2) {
-        check(
-            index.add(ids_from(n + next, batch), MatrixView{base.row(n + next), batch, base.dim()}),
-            "add during save");
+        index.add(ids_from(n + next, batch), MatrixView{base.row(n + next), batch, base.dim()});
         next += batch;
       }
-      check(index.remove(ids_from(n, next)), "undo the adds during save");
+      index.remove(ids_from(n, next));  // undo the adds during the save
     });
-    for (int i = 0; i < 5; ++i) check(index.to_bytes().status(), "to_bytes");
+    for (int i = 0; i < 5; ++i) index.save();
     saving = false;
     writer.join();
     out.push_back(searcher.next_phase());
@@ -146,7 +226,7 @@ std::vector<PhaseFigures> run_once(const std::string& kind, const FloatMatrix& b
     const int64_t batch = std::max<int64_t>(1, add_rows / 4);
     for (int64_t b = 0; b < add_rows; b += batch) {
       const int64_t m = std::min(batch, add_rows - b);
-      check(index.add(ids_from(n + b, m), MatrixView{base.row(n + b), m, base.dim()}), "add");
+      index.add(ids_from(n + b, m), MatrixView{base.row(n + b), m, base.dim()});
     }
     out.push_back(searcher.next_phase());
   }
@@ -154,8 +234,7 @@ std::vector<PhaseFigures> run_once(const std::string& kind, const FloatMatrix& b
   {  // remove 30%
     const int64_t total = n + add_rows, drop = total * 3 / 10,
                   batch = std::max<int64_t>(1, drop / 5);
-    for (int64_t b = 0; b < drop; b += batch)
-      check(index.remove(ids_from(b, std::min(batch, drop - b))), "remove");
+    for (int64_t b = 0; b < drop; b += batch) index.remove(ids_from(b, std::min(batch, drop - b)));
     out.push_back(searcher.next_phase());
   }
   return out;
@@ -171,7 +250,8 @@ int main(int argc, char** argv) {
   const int64_t dim = int_flag(argc, argv, "dim", 128);
   const int repeats = static_cast<int>(int_flag(argc, argv, "repeats", 3));
   const int quiet_ms = static_cast<int>(int_flag(argc, argv, "quiet-ms", 1000));
-  const std::string kinds = string_flag(argc, argv, "kinds", "flat,ivf,hnsw");
+  const std::string kinds = string_flag(argc, argv, "kinds", "flat,ivf,hnsw,hnswlib");
+  const int writer_threads = static_cast<int>(int_flag(argc, argv, "writer-threads", 1));
 
   ClusteredOptions shape;
   shape.rows = n + n / 2;  // the add phase adds half as many again
@@ -180,15 +260,17 @@ int main(int argc, char** argv) {
   auto queries = make_clustered_queries(shape, 200, 77);
   if (!base.ok() || !queries.ok()) return 1;
 
-  std::printf("vecperf_concurrency_bench: N=%lld dim=%lld, %d repeats (medians), %s\n",
-              static_cast<long long>(n), static_cast<long long>(dim), repeats,
-              machine_summary().c_str());
+  std::printf(
+      "vecperf_concurrency_bench: N=%lld dim=%lld, %d repeats (medians), writer threads %d, %s\n",
+      static_cast<long long>(n), static_cast<long long>(dim), repeats, writer_threads,
+      machine_summary().c_str());
   std::printf("%-6s %-7s %9s %9s %9s %9s %10s\n", "kind", "phase", "p50 ms", "p99 ms", "max ms",
               "searches", "p99/quiet");
   std::stringstream list(kinds);
   for (std::string kind; std::getline(list, kind, ',');) {
     std::vector<std::vector<PhaseFigures>> runs;
-    for (int r = 0; r < repeats; ++r) runs.push_back(run_once(kind, *base, *queries, n, quiet_ms));
+    for (int r = 0; r < repeats; ++r)
+      runs.push_back(run_once(kind, *base, *queries, n, quiet_ms, writer_threads));
     auto med = [&](int phase, double PhaseFigures::*field) {
       std::vector<double> v;
       for (const auto& run : runs) v.push_back(run[static_cast<size_t>(phase)].*field);

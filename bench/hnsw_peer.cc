@@ -61,6 +61,7 @@ class Peer final : public HnswPeer {
     const size_t dim = space_.get_data_size() / sizeof(float);
     index_ = std::make_unique<hl::HierarchicalNSW<float>>(&space_, static_cast<size_t>(n), m_,
                                                           ef_construction_, seed_);
+    capacity_ = count_ = static_cast<size_t>(n);
     if (n == 0) return;
     index_->addPoint(rows, 0);
     std::atomic<int64_t> next{1};
@@ -73,6 +74,32 @@ class Peer final : public HnswPeer {
     work();
     for (auto& t : pool) t.join();
   }
+
+  void add(const float* rows, int64_t first, int64_t n, int threads) override {
+    const size_t dim = space_.get_data_size() / sizeof(float);
+    // Tracked here: hnswlib 0.6.2 has no accessors for its element counts.
+    const size_t need = count_ + static_cast<size_t>(n);
+    if (need > capacity_) {
+      capacity_ = std::max(need, 2 * capacity_);
+      index_->resizeIndex(capacity_);
+    }
+    count_ = need;
+    std::atomic<int64_t> next{0};
+    auto work = [&] {
+      for (int64_t i = next++; i < n; i = next++)
+        index_->addPoint(rows + static_cast<size_t>(i) * dim, static_cast<size_t>(first + i));
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+  }
+
+  void remove(const int64_t* labels, int64_t n) override {
+    for (int64_t i = 0; i < n; ++i) index_->markDelete(static_cast<size_t>(labels[i]));
+  }
+
+  void save(const std::string& path) const override { index_->saveIndex(path); }
 
   void set_ef(int ef) override { index_->setEf(static_cast<size_t>(ef)); }
 
@@ -99,6 +126,7 @@ class Peer final : public HnswPeer {
  private:
   hl::L2Space space_;
   size_t m_, ef_construction_, seed_;
+  size_t capacity_ = 0, count_ = 0;
   std::unique_ptr<hl::HierarchicalNSW<float>> index_;
 };
 

@@ -8,17 +8,27 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace vecperf::bench {
 
 /// One hnswlib HierarchicalNSW<float> with the L2 space.
-/// Thread-safety: search() may run concurrently; build() and set_ef() must run alone.
+/// Thread-safety: search() may run concurrently; build(), add(), remove(), save() and set_ef()
+/// must not run with a search (hnswlib's own contract; the concurrency benchmark wraps the peer
+/// in the readers-writer lock its users put around it).
 class HnswPeer {
  public:
   virtual ~HnswPeer() = default;
   /// Adds rows 0..n-1 (labels = row numbers) with `threads` threads, the way hnswlib's Python
   /// binding does: the first row alone, then the rest from a shared counter.
   virtual void build(const float* rows, int64_t n, int threads) = 0;
+  /// Adds rows with labels first .. first+n-1 to a built index (growing it with resizeIndex),
+  /// on `threads` threads from a shared counter.
+  virtual void add(const float* rows, int64_t first, int64_t n, int threads) = 0;
+  /// markDelete of each label.
+  virtual void remove(const int64_t* labels, int64_t n) = 0;
+  /// saveIndex to `path`.
+  virtual void save(const std::string& path) const = 0;
   /// hnswlib's only ef knob: a member of the index, shared by every search.
   virtual void set_ef(int ef) = 0;
   /// The k nearest labels of one query, nearest first (searchKnn).
