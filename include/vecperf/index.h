@@ -108,10 +108,15 @@ struct AddOptions {
 /// ...) concurrently. `add` and `remove` may run concurrently with searches: a readers-writer lock
 /// lets searches proceed together while a writer waits for them, and a writer holds the lock only
 /// while it applies its change, so a search sees an index either before or after each `remove`
-/// call and each chunk of 8192 vectors of an `add`, never half of one. What a search may wait for:
-/// the chunk a writer is applying, nothing else. A `save`, `to_bytes` or `for_each_vector` in
-/// progress makes writers wait (so that it reads a consistent index) but never searches, even
-/// when a writer is waiting for it.
+/// call and each chunk of 8192 vectors of an `add`. What a search may wait for: the chunk an IVF
+/// writer is applying, a Flat or HNSW removal's bookkeeping, nothing else. Flat and HNSW adds
+/// hold the lock only while a chunk's ids are recorded (Flat copies the rows before, HNSW links
+/// them after, and rebuilds its graph after many removals, while searches run): a search during
+/// an HNSW add may find part of that chunk, and its ids are in the index (`contains`, `size`)
+/// from the moment the chunk's linking starts. A removed id is never returned by a search that
+/// starts after `remove` returned. A `save`, `to_bytes` or `for_each_vector` in progress makes
+/// writers wait (so that it reads a consistent index) but never searches, even when a writer is
+/// waiting for it.
 class VECPERF_EXPORT Index {
  public:
   virtual ~Index() = default;

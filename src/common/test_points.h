@@ -15,8 +15,13 @@ enum class TestPoint : int {
   kSaveSerializing = 0,
   /// A writer (add, remove, a migration's swap) is about to wait for saves in progress.
   kWriterAwaitsSaves = 1,
+  /// An add is in the part it runs without the index lock: HNSW has published the chunk and
+  /// linked half of it; Flat has staged the chunk's rows and not yet published them.
+  kAddInProgress = 2,
+  /// An HNSW compaction has built its new graph and is about to swap it in.
+  kCompactionBuilt = 3,
 };
-inline constexpr int kTestPoints = 2;
+inline constexpr int kTestPoints = 4;
 
 /// Runs `hook` on every thread that reaches `point` from now on; an empty function removes it.
 /// Process-wide; for tests only. Thread-safe.

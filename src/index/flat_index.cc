@@ -1,5 +1,7 @@
-// Flat (exact) index: vectors stored densely in slot order; every query scans all of them.
-// Removal keeps the storage dense by moving the last vector into the hole.
+// Flat (exact) index: vectors stored densely in slot order (RowStore); every query scans all of
+// them. Adds stage their rows without the index lock and publish them with their ids (the
+// exclusive lock is held for the id map append and a pointer swap). Removal keeps the storage
+// dense by moving the last vector into the hole.
 //
 // Two search paths, chosen by batch size (see docs/design/distance-kernels.md):
 //  - Small batches stream the base through the SIMD one-query-against-many kernels. This is
@@ -10,7 +12,6 @@
 //    is still in cache. For L2 the squared norms of the stored vectors are kept from add time,
 //    so ||q - x||^2 = ||q||^2 + ||x||^2 - 2<q, x> needs nothing but the product.
 #include <cblas.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -20,8 +21,10 @@
 #include <sstream>
 
 #include "common/parallel.h"
+#include "common/test_points.h"
 #include "distance/distance.h"
 #include "index/index_base.h"
+#include "index/row_store.h"
 #include "index/topk.h"
 
 namespace vecperf::internal {
@@ -41,106 +44,28 @@ constexpr int64_t kBlasBlockBytes = int64_t{512} << 10;
 constexpr int64_t kBlasMinBlockRows = 256;
 constexpr int64_t kBlasMaxBlockRows = 1024;
 // Rows per SIMD kernel call on the scan path: 1024 distances stay in L1.
-constexpr int64_t kScanBlock = 1024;
+constexpr int64_t kScanBlock = RowStore::kScanBlock;
 // Starting a thread costs tens of microseconds; below this many bytes of base per thread the
 // scan finishes sooner on fewer threads.
 constexpr int64_t kMinScanBytesPerThread = int64_t{2} << 20;
 
-// Allocator of the vector store. Buffers of 2 MB or more are 2 MB-aligned and advised as
-// transparent huge pages: a scan streams the whole store, and with 4 KB pages the hardware
-// prefetcher stops at every page boundary and every 4 KB costs a TLB miss (measured at d = 128,
-// one core, shared machine: ~12-17 GB/s with 4 KB pages vs ~19-22 GB/s with huge pages).
-template <typename T>
-struct HugePageAllocator {
-  using value_type = T;
-  static constexpr size_t kHugePage = size_t{2} << 20;
-
-  HugePageAllocator() = default;
-  template <typename U>
-  HugePageAllocator(const HugePageAllocator<U>&) {}  // NOLINT: rebinding must be implicit
-
-  T* allocate(size_t n) {
-    const size_t bytes = n * sizeof(T);
-    if (bytes < kHugePage) return static_cast<T*>(::operator new(bytes));
-    const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    void* p = std::aligned_alloc(kHugePage, rounded);
-    if (p == nullptr) throw std::bad_alloc();  // IndexBase turns it into kResourceExhausted
-    // Advice only: where THP is disabled the buffer simply keeps 4 KB pages.
-    (void)madvise(p, rounded, MADV_HUGEPAGE);
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, size_t n) {
-    if (n * sizeof(T) < kHugePage) {
-      ::operator delete(p);
-    } else {
-      std::free(p);
-    }
-  }
-  template <typename U>
-  bool operator==(const HugePageAllocator<U>&) const {
-    return true;
-  }
-};
-
-using VectorStore = std::vector<float, HugePageAllocator<float>>;
-
-// Offers n distances with labels base_label + j to `top`. Most candidates lose to the current
-// k-th best once the selector has warmed up, so groups of 32 are first tested with a branch-free
-// count (which the compiler vectorises) and only groups holding a winner are pushed one by one.
-void offer(TopK& top, const float* dist, int64_t n, int64_t base_label) {
-  constexpr int64_t kGroup = 32;
-  float thr = top.threshold();
-  int64_t j = 0;
-  for (; j + kGroup <= n; j += kGroup) {
-    int hits = 0;
-    for (int64_t t = 0; t < kGroup; ++t) hits += dist[j + t] <= thr ? 1 : 0;
-    if (hits == 0) continue;
-    for (int64_t t = j; t < j + kGroup; ++t) {
-      if (dist[t] <= thr) {
-        top.push(dist[t], base_label + t);
-        thr = top.threshold();
-      }
-    }
-  }
-  for (; j < n; ++j) {
-    if (dist[j] <= thr) {
-      top.push(dist[j], base_label + j);
-      thr = top.threshold();
-    }
-  }
-}
-
 class FlatIndex final : public IndexBase {
  public:
   FlatIndex(int64_t dim, Metric metric, IdMap ids = {})
-      : IndexBase(IndexKind::kFlat, dim, metric, std::move(ids)) {}
+      : IndexBase(IndexKind::kFlat, dim, metric, std::move(ids)),
+        store_(dim, metric == Metric::kL2) {}
 
-  VectorStore& data() { return data_; }
-  /// Recomputes the derived per-vector norms after data() was filled by a loader.
-  void rebuild_norms() {
-    norms_.clear();
-    if (metric() != Metric::kL2) return;
-    const int64_t n = static_cast<int64_t>(data_.size()) / dim();
-    norms_.resize(static_cast<size_t>(n));
-    compute_norms(data_.data(), n, norms_.data());
-  }
+  RowStore& store() { return store_; }
 
  protected:
-  Status add_locked(int64_t first_slot, MatrixView v, int /*num_threads*/) override {
-    const size_t d = static_cast<size_t>(dim());
-    const size_t rows = static_cast<size_t>(first_slot + v.rows);
-    // Reserve both arrays first: only the reservations can throw, so a failed add leaves the
-    // sizes, which save() relies on, unchanged.
-    data_.reserve(std::max(rows * d, data_.capacity() < rows * d ? 2 * data_.capacity() : 0));
-    if (metric() == Metric::kL2)
-      norms_.reserve(std::max(rows, norms_.capacity() < rows ? 2 * norms_.capacity() : 0));
-    data_.resize(rows * d);
-    std::copy(v.data, v.data + v.rows * dim(), data_.begin() + first_slot * dim());
-    if (metric() == Metric::kL2) {
-      norms_.resize(rows);
-      compute_norms(v.data, v.rows, norms_.data() + first_slot);
-    }
-    return Status::OK();
+  // write_mu_ and read_gate_ are held: the only writer, so the store can be staged unlocked.
+  Status add_unlocked(IdSpan ids, MatrixView v, int /*num_threads*/) override {
+    VECPERF_RETURN_IF_ERROR(store_.stage(v));
+    reach(TestPoint::kAddInProgress);
+    RowStore::Buffer replaced;  // freed on return, after the exclusive lock
+    auto slot = publish_ids(ids, [&] { replaced = store_.commit(); });
+    if (!slot.ok()) store_.discard_staged();
+    return slot.status();
   }
 
   Status search_locked(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,
@@ -154,32 +79,18 @@ class FlatIndex final : public IndexBase {
   }
 
   Status remove_locked(std::span<const int64_t> slots) override {
-    std::vector<int64_t> holes(slots.begin(), slots.end());
-    std::sort(holes.begin(), holes.end(), std::greater<>());
-    const size_t d = static_cast<size_t>(dim());
-    const bool l2 = metric() == Metric::kL2;
-    // Highest hole first: the last slot is then either the hole itself or a live vector.
-    for (int64_t hole : holes) {
-      int64_t last = ids().slots() - 1;
-      if (hole != last) {
-        std::copy_n(data_.begin() + last * d, d, data_.begin() + hole * d);
-        if (l2) norms_[hole] = norms_[last];
-      }
-      ids().move_last_into(hole);
-    }
-    data_.resize(static_cast<size_t>(ids().slots()) * d);
-    if (l2) norms_.resize(static_cast<size_t>(ids().slots()));
+    remove_dense(slots, ids(), store_);
     return Status::OK();
   }
 
   void vector_locked(int64_t slot, float* out) const override {
-    std::copy_n(data_.begin() + slot * dim(), dim(), out);
+    std::copy_n(store_.row(slot), dim(), out);
   }
   // Same layout as Writer::vec (u64 count, then the floats).
-  void save_locked(Writer& w) const override { w.array(data_.data(), data_.size()); }
-  size_t memory_locked() const override {
-    return (data_.capacity() + norms_.capacity()) * sizeof(float);
+  void save_locked(Writer& w) const override {
+    w.array(store_.data(), static_cast<size_t>(store_.rows() * dim()));
   }
+  size_t memory_locked() const override { return store_.memory_bytes(); }
   std::string describe_locked() const override {
     std::ostringstream s;
     s << "flat(dim=" << dim() << ", metric=" << metric_name(metric()) << ", size=" << ids().live()
@@ -194,24 +105,8 @@ class FlatIndex final : public IndexBase {
     for (int64_t i = 0; i < n; ++i) out[i] = kern.dot(rows + i * d, rows + i * d, d);
   }
 
-  // Offers base rows [begin, end) to `top` for one query, through the SIMD kernels.
   void scan_rows(const float* query, int64_t begin, int64_t end, TopK& top, float* buf) const {
-    const size_t d = static_cast<size_t>(dim());
-    const DistanceKernels& kern = kernels();
-    const bool l2 = metric() == Metric::kL2;
-    for (int64_t b = begin; b < end; b += kScanBlock) {
-      const int64_t m = std::min(kScanBlock, end - b);
-      const float* rows = data_.data() + b * static_cast<int64_t>(d);
-      // The scan is bound by memory bandwidth, so L2 is computed directly (exact in float)
-      // rather than through the norm expansion.
-      if (l2) {
-        kern.l2sqr_many(query, rows, static_cast<size_t>(m), d, buf);
-      } else {
-        kern.dot_many(query, rows, static_cast<size_t>(m), d, buf);
-        for (int64_t j = 0; j < m; ++j) buf[j] = 1.0f - buf[j];
-      }
-      offer(top, buf, m, b);
-    }
+    store_.scan(query, metric(), begin, end, top, buf);
   }
 
   void search_scan(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,
@@ -260,7 +155,7 @@ class FlatIndex final : public IndexBase {
     // from cache by every query tile.
     for (int64_t xb = xbegin; xb < xend; xb += block) {
       const int64_t nb = std::min(block, xend - xb);
-      const float* x = data_.data() + xb * d;
+      const float* x = store_.row(xb);
       for (int64_t qt = 0; qt < nq; qt += kBlasQueryTile) {
         const int64_t m = std::min(kBlasQueryTile, nq - qt);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m),
@@ -271,7 +166,7 @@ class FlatIndex final : public IndexBase {
           float* row = ip.data() + i * nb;
           if (l2) {
             const float qn = qnorms[qt + i];
-            const float* xn = norms_.data() + xb;
+            const float* xn = store_.norms() + xb;
             // Rounding in the expansion can leave a tiny negative for a near-duplicate.
             for (int64_t j = 0; j < nb; ++j) row[j] = std::max(0.0f, qn + xn[j] - 2.0f * row[j]);
           } else {
@@ -320,8 +215,7 @@ class FlatIndex final : public IndexBase {
     }
   }
 
-  VectorStore data_;          // slots() x dim, row-major
-  std::vector<float> norms_;  // L2 only: ||x||^2 per slot, for the sgemm path
+  RowStore store_;  // slots() x dim, row-major; L2 keeps ||x||^2 per slot for the sgemm path
 };
 
 }  // namespace
@@ -336,20 +230,7 @@ Result<std::unique_ptr<IndexImpl>> load_flat(Reader& r, int64_t dim, Metric metr
     return r.status();
   }
   auto index = std::make_unique<FlatIndex>(dim, metric, std::move(ids));
-  // Reader::vec reads only into a std::vector<float>; this is the same format, read directly
-  // into the huge-page store.
-  uint64_t count = 0;
-  if (!r.pod(&count, "flat vectors")) return r.status();
-  if (count != static_cast<uint64_t>(index->size() * dim)) {
-    r.corrupt("flat vector count does not match the id map");
-    return r.status();
-  }
-  const char* bytes = r.view(count * sizeof(float), "flat vectors");
-  if (bytes == nullptr) return r.status();
-  index->data().resize(count);
-  // An empty store has no buffer, and memcpy from or to null is undefined even for 0 bytes.
-  if (count > 0) std::memcpy(index->data().data(), bytes, count * sizeof(float));
-  index->rebuild_norms();
+  VECPERF_RETURN_IF_ERROR(read_rows(r, index->size(), "flat vectors", &index->store()));
   return std::unique_ptr<IndexImpl>(std::move(index));
 }
 

@@ -25,6 +25,7 @@
 #include "gpu/gpu_backend.h"
 #include "index/index_base.h"
 #include "index/option_table.h"
+#include "index/row_store.h"
 #include "index/topk.h"
 
 namespace vecperf::internal {
@@ -67,7 +68,8 @@ class GpuFlatIndex final : public IndexBase {
                std::unique_ptr<GpuFlatBackend> backend, IdMap ids = {})
       : IndexBase(IndexKind::kGpuFlat, dim, metric, std::move(ids)),
         options_(options),
-        backend_(std::move(backend)) {
+        backend_(std::move(backend)),
+        host_(dim, metric == Metric::kL2) {
     track(this);
   }
   ~GpuFlatIndex() override { untrack(this); }
@@ -76,15 +78,12 @@ class GpuFlatIndex final : public IndexBase {
   uint64_t device_bytes_now() const { return device_bytes_.load(std::memory_order_relaxed); }
   uint64_t batch_searches() const { return batch_searches_.load(std::memory_order_relaxed); }
 
-  std::vector<float>& host() { return host_; }
+  RowStore& host() { return host_; }
 
   /// Replaces the device copy with the host copy (after a load or a removal); on failure the
   /// device copy is marked stale. Errors: as GpuFlatBackend::reset.
   Status upload() {
-    norms_of(host_.data(), ids().slots(), &norms_);
-    Status s = backend_->reset(host_.data(), l2() ? norms_.data() : nullptr, ids().slots());
-    norms_.clear();
-    norms_.shrink_to_fit();
+    Status s = backend_->reset(host_.data(), host_.norms(), ids().slots());
     device_stale_ = !s.ok();
     device_bytes_.store(backend_->device_bytes(), std::memory_order_relaxed);
     return s;
@@ -98,14 +97,14 @@ class GpuFlatIndex final : public IndexBase {
     if (first_slot + v.rows > (int64_t{1} << 31))
       return Status::ResourceExhausted("gpu_flat holds at most 2^31 vectors");
     if (device_stale_) VECPERF_RETURN_IF_ERROR(upload());
-    const size_t d = static_cast<size_t>(dim());
-    host_.resize(static_cast<size_t>(first_slot + v.rows) * d);
-    std::copy(v.data, v.data + v.rows * dim(), host_.begin() + first_slot * dim());
-    std::vector<float> norms;
-    norms_of(v.data, v.rows, &norms);
-    Status s = backend_->append(v.data, l2() ? norms.data() : nullptr, v.rows);
+    VECPERF_RETURN_IF_ERROR(host_.stage(v));
+    // The staged rows' norms are computed by the store; the device takes them from there once
+    // committed (mu_ is held exclusively here, so committing first is safe).
+    host_.commit();
+    Status s =
+        backend_->append(v.data, host_.norms() ? host_.norms() + first_slot : nullptr, v.rows);
     if (!s.ok()) {
-      host_.resize(static_cast<size_t>(first_slot) * d);  // all-or-nothing
+      host_.truncate(first_slot);  // all-or-nothing
       return s;
     }
     device_bytes_.store(backend_->device_bytes(), std::memory_order_relaxed);
@@ -132,31 +131,21 @@ class GpuFlatIndex final : public IndexBase {
   }
 
   Status remove_locked(std::span<const int64_t> slots) override {
-    std::vector<int64_t> holes(slots.begin(), slots.end());
-    std::sort(holes.rbegin(), holes.rend());
-    const int64_t d = dim();
-    // Highest hole first, so that the last slot is either the hole itself or still live.
-    for (int64_t hole : holes) {
-      const int64_t last = ids().slots() - 1;
-      if (hole != last) std::memcpy(&host_[hole * d], &host_[last * d], d * sizeof(float));
-      ids().move_last_into(hole);
-    }
-    host_.resize(static_cast<size_t>(ids().slots() * d));
+    remove_dense(slots, ids(), host_);
     // The ids are gone from the map already, so the removal stands; a failed upload leaves the
     // device copy stale until the next add/remove rebuilds it (searches report it meanwhile).
     return upload();
   }
 
   void vector_locked(int64_t slot, float* out) const override {
-    std::copy_n(host_.begin() + slot * dim(), dim(), out);
+    std::copy_n(host_.row(slot), dim(), out);
   }
   void save_locked(Writer& w) const override {
     write_options(w, options_);
-    w.array(host_.data(), host_.size());  // the CPU Flat layout: load can fall back to it
+    // The CPU Flat layout: load can fall back to it.
+    w.array(host_.data(), static_cast<size_t>(host_.rows() * dim()));
   }
-  size_t memory_locked() const override {
-    return (host_.capacity() + norms_.capacity()) * sizeof(float);
-  }
+  size_t memory_locked() const override { return host_.memory_bytes(); }
   std::string describe_locked() const override {
     std::ostringstream s;
     s << "gpu_flat(dim=" << dim() << ", metric=" << metric_name(metric()) << ", "
@@ -168,25 +157,17 @@ class GpuFlatIndex final : public IndexBase {
  private:
   bool l2() const { return metric() == Metric::kL2; }
 
-  void norms_of(const float* rows, int64_t n, std::vector<float>* out) const {
-    out->clear();
-    if (!l2()) return;
-    out->resize(static_cast<size_t>(n));
-    const size_t d = static_cast<size_t>(dim());
-    for (int64_t i = 0; i < n; ++i) (*out)[i] = norm_sqr(rows + i * dim(), d);
-  }
-
-  // Exact scan of the host copy, for prefer_gpu when the device cannot serve a search.
+  // Exact scan of the host copy, for prefer_gpu when the device cannot serve a search: the
+  // blocked SIMD scan the CPU Flat index uses.
   void search_host(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,
                    float* dists, int64_t* labels) const {
     const int64_t n = ids().slots();
-    const size_t d = static_cast<size_t>(dim());
     const Metric m = l2() ? Metric::kL2 : Metric::kInnerProduct;  // cosine data is normalised
     auto scan = [&](int64_t begin, int64_t end, int) {
+      std::vector<float> buf(RowStore::kScanBlock);
       for (int64_t i = begin; i < end; ++i) {
         TopK top(k_eff);
-        for (int64_t s = 0; s < n; ++s)
-          top.push(metric_distance(m, q.row(i), host_.data() + s * dim(), d), s);
+        host_.scan(q.row(i), m, 0, n, top, buf.data());
         top.extract(dists + i * stride, labels + i * stride);
       }
     };
@@ -195,8 +176,7 @@ class GpuFlatIndex final : public IndexBase {
 
   const GpuFlatOptions options_;
   const std::unique_ptr<GpuFlatBackend> backend_;
-  std::vector<float> host_;   // slots() x dim, row-major
-  std::vector<float> norms_;  // scratch of uploads (L2)
+  RowStore host_;  // slots() x dim, row-major, with the norms the device takes for L2
   // Written under the exclusive lock (add/remove), read under the shared one (search).
   bool device_stale_ = false;
   // Read by metric scrapes without the index lock.
@@ -254,11 +234,7 @@ Result<std::unique_ptr<IndexImpl>> load_gpu_flat(Reader& r, int64_t dim, Metric 
   }
   auto index =
       std::make_unique<GpuFlatIndex>(dim, metric, options, std::move(*backend), std::move(ids));
-  if (!r.vec(&index->host(), "gpu_flat vectors")) return r.status();
-  if (index->host().size() != static_cast<size_t>(index->size() * dim)) {
-    r.corrupt("gpu_flat vector count does not match the id map");
-    return r.status();
-  }
+  VECPERF_RETURN_IF_ERROR(read_rows(r, index->size(), "gpu_flat vectors", &index->host()));
   VECPERF_RETURN_IF_ERROR(index->upload());
   return std::unique_ptr<IndexImpl>(std::move(index));
 }

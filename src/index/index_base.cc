@@ -151,8 +151,10 @@ Status IndexBase::add(IdSpan ids, MatrixView vectors, const AddOptions& options)
       [this, &options](IdSpan i, MatrixView v) { return add_chunk(i, v, options.num_threads); },
       [this](IdSpan added) {
         // write_mu_ has been held throughout, so these ids are all still present.
-        const WriteLocks locks = lock_for_write();
+        WriteLocks locks = lock_for_write();
         (void)remove_locked(kill_ids(added));
+        locks.lock.unlock();
+        after_remove_unlocked();
       });
 }
 
@@ -194,7 +196,13 @@ IndexBase::WriteLocks IndexBase::lock_for_write() const {
 }
 
 Status IndexBase::add_chunk(IdSpan ids, MatrixView vectors, int num_threads) {
-  const WriteLocks locks = lock_for_write();
+  reach(TestPoint::kWriterAwaitsSaves);
+  std::unique_lock gate(read_gate_);
+  return add_unlocked(ids, vectors, num_threads);
+}
+
+Status IndexBase::add_unlocked(IdSpan ids, MatrixView vectors, int num_threads) {
+  std::unique_lock lock(mu_);
   int64_t first = -1;
   Status s = guarded("adding vectors (nothing was added)", [&] {
     first = ids_.append(ids);
@@ -204,9 +212,31 @@ Status IndexBase::add_chunk(IdSpan ids, MatrixView vectors, int num_threads) {
     if (first >= 0) ids_.truncate(first);
     return s;
   }
+  note_added(ids);
+  return s;
+}
+
+void IndexBase::note_added(IdSpan ids) {
   // A stale maximum is rescanned by next_free_id() anyway.
   if (!max_id_stale_) max_id_ = std::max(max_id_, *std::max_element(ids.begin(), ids.end()));
-  return s;
+}
+
+Result<int64_t> IndexBase::publish_ids(IdSpan ids, const std::function<void()>& also) {
+  std::unique_lock lock(mu_);
+  const int64_t first = ids_.slots();
+  Status s = guarded_void("adding vectors (nothing was added)", [&] { ids_.append(ids); });
+  if (!s.ok()) {
+    ids_.truncate(first);
+    return s;
+  }
+  note_added(ids);
+  if (also) also();
+  return first;
+}
+
+void IndexBase::withdraw_ids(IdSpan ids) {
+  std::unique_lock lock(mu_);
+  (void)remove_locked(kill_ids(ids));
 }
 
 Status IndexBase::search(MatrixView queries, const SearchOptions& options,
@@ -234,7 +264,7 @@ Status IndexBase::search(MatrixView queries, const SearchOptions& options,
 
 Status IndexBase::remove(IdSpan ids) {
   std::lock_guard writer(write_mu_);
-  const WriteLocks locks = lock_for_write();
+  WriteLocks locks = lock_for_write();
   std::unordered_set<int64_t> seen;
   seen.reserve(ids.size());
   for (int64_t id : ids) {
@@ -244,7 +274,11 @@ Status IndexBase::remove(IdSpan ids) {
       return Status::NotFound("id " + std::to_string(id) + " is not in the index; nothing removed");
   }
   if (ids.empty()) return Status::OK();
-  return remove_locked(kill_ids(ids));
+  std::vector<int64_t> slots = kill_ids(ids);
+  VECPERF_RETURN_IF_ERROR(remove_locked(slots));
+  locks.lock.unlock();  // searches run during what remains
+  after_remove_unlocked();
+  return Status::OK();
 }
 
 size_t IndexBase::memory_bytes() const {

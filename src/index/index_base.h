@@ -5,12 +5,13 @@
 // and vector_locked from for_each_vector), with the read gate held; they receive validated input.
 //
 // Two locks, so that a search never waits for a save. Searches and short reads take mu_ shared;
-// writers take mu_ exclusively for one chunk at a time. The long reads (save / to_bytes and
-// for_each_vector, which serialise or visit the whole index) take read_gate_ shared instead of
-// mu_, and every writer takes read_gate_ exclusively before mu_. A writer therefore waits for a
-// long read while it does not yet hold or queue for mu_ (mu_ prefers writers, so a writer queued
-// on it would stop new searches), and a long read sees no writer in the middle of a chunk.
-// Order: write_mu_, then read_gate_, then mu_.
+// writers take mu_ exclusively for one chunk at a time, or (add_unlocked, after_remove_unlocked)
+// only for the moments they publish what they built while searches ran. The long reads (save /
+// to_bytes and for_each_vector, which serialise or visit the whole index) take read_gate_ shared
+// instead of mu_, and every writer takes read_gate_ exclusively before mu_. A writer therefore
+// waits for a long read while it does not yet hold or queue for mu_ (mu_ prefers writers, so a
+// writer queued on it would stop new searches), and a long read sees no writer in the middle of a
+// chunk. Order: write_mu_, then read_gate_, then mu_.
 #pragma once
 
 #include <cstdint>
@@ -92,11 +93,37 @@ class IndexBase : public IndexImpl {
   IndexBase(IndexKind kind, int64_t dim, Metric metric, IdMap ids = {})
       : kind_(kind), dim_(dim), metric_(metric), ids_(std::move(ids)), max_id_(largest_id(ids_)) {}
 
+  /// Adds one chunk of new, distinct ids with validated (and, for cosine, normalised) vectors.
+  /// Called with write_mu_ and read_gate_ held exclusively but mu_ released, so searches run.
+  /// The default takes mu_ exclusively for the whole chunk (appends the ids, add_locked). A
+  /// backend whose structure can take rows while searches read it (HNSW) overrides it: it
+  /// prepares the rows, makes them visible with publish_ids(), finishes with mu_ released and,
+  /// if that fails, takes them back with withdraw_ids().
+  virtual Status add_unlocked(IdSpan ids, MatrixView vectors, int num_threads);
+  /// Runs after a remove, with write_mu_ and read_gate_ still held and mu_ released: work that
+  /// may take long (HNSW compaction built aside) and must not hold up searches. It swaps what it
+  /// built in under exclusive().
+  virtual void after_remove_unlocked() {}
+  /// Appends `ids` to the id map under mu_ exclusively and returns their first slot; `also`
+  /// (if any) runs under the same lock once the append has succeeded (it must not fail).
+  Result<int64_t> publish_ids(IdSpan ids, const std::function<void()>& also = {});
+  /// Kills the slots of `ids` (published by this add) and calls remove_locked, under mu_.
+  void withdraw_ids(IdSpan ids);
+  /// Runs fn() with mu_ held exclusively (what a backend built while searches ran, swapped in).
+  template <typename Fn>
+  auto exclusive(Fn&& fn) {
+    std::unique_lock lock(mu_);
+    return fn();
+  }
+
   /// Stores `vectors` (already validated and, for cosine, normalised) at slots
   /// first_slot .. first_slot + rows - 1, which ids_ already maps. On failure the backend must
   /// hold none of those slots; the base then drops them from ids_.
   /// `num_threads` is the add's AddOptions::num_threads (0: all hardware threads).
-  virtual Status add_locked(int64_t first_slot, MatrixView vectors, int num_threads) = 0;
+  /// Backends that override add_unlocked need not implement it.
+  virtual Status add_locked(int64_t /*first_slot*/, MatrixView /*vectors*/, int /*num_threads*/) {
+    return Status::Internal("this backend adds through add_unlocked");
+  }
   /// Writes up to k_eff (<= live vectors) nearest slots per query, nearest first, at
   /// dists/labels[i * stride + j]. Slots it leaves alone stay unfilled (+inf, -1). Labels are
   /// slots; the base maps them to ids.
@@ -122,6 +149,8 @@ class IndexBase : public IndexImpl {
 
  private:
   Status add_chunk(IdSpan ids, MatrixView vectors, int num_threads);
+  // Records the largest id of a successful add (mu_ held exclusively).
+  void note_added(IdSpan ids);
   // Marks the slots of `ids` dead (mu_ held exclusively) and returns them.
   std::vector<int64_t> kill_ids(IdSpan ids);
   // Locks for a writer (read_gate_, then mu_, both exclusive), after any save in progress.

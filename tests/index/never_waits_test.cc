@@ -155,5 +155,97 @@ TYPED_TEST(NeverWaitsTest, SearchesRunWhileAVisitOfEveryVectorHoldsUpAWriter) {
   EXPECT_EQ(index.size(), kInitial - 5);
 }
 
+// Flat and HNSW adds do their work with the exclusive lock released (Flat stages the rows,
+// growing the store aside; HNSW links them), and HNSW compaction builds the new graph aside: a
+// writer parked in the middle of either holds up no search. (IVF still adds under the exclusive
+// lock, one chunk at a time.)
+template <typename Backend>
+class UnlockedWritesTest : public NeverWaitsTest<Backend> {
+ protected:
+  void TearDown() override {
+    set_test_hook(TestPoint::kAddInProgress, {});
+    set_test_hook(TestPoint::kCompactionBuilt, {});
+  }
+
+  // The nearest id to each row of `q`, by a search that must complete while a writer is parked.
+  std::vector<int64_t> nearest(MatrixView q, const std::function<void()>& unpark) {
+    std::vector<int64_t> found(q.rows, kNoId);
+    auto done = std::async(std::launch::async, [&] {
+      SearchOptions o = exhaustive(1);
+      std::vector<float> d(q.rows);
+      return this->index_->search(q, o, SearchResults{d.data(), found.data()}).ok();
+    });
+    if (done.wait_for(kStuck) != std::future_status::ready) {
+      unpark();
+      done.wait();
+      ADD_FAILURE() << "a search waited for the writer";
+      return {};
+    }
+    EXPECT_TRUE(done.get());
+    return found;
+  }
+};
+using UnlockedAddBackends = ::testing::Types<FlatBackend, HnswBackend>;
+TYPED_TEST_SUITE(UnlockedWritesTest, UnlockedAddBackends, BackendNames);
+
+// 2000 rows: more than the first store or graph chunk holds, so the Flat add grows its store
+// aside while searches read the old one.
+TYPED_TEST(UnlockedWritesTest, SearchesRunWhileAnAddIsInProgress) {
+  constexpr int64_t kAdded = 2000;
+  const Matrix more = clustered(kAdded, kDim, 3);
+  std::latch parked(1), release(1);
+  auto arrived = once(parked);
+  set_test_hook(TestPoint::kAddInProgress, [&, arrived] {
+    arrived();
+    release.wait();
+  });
+  std::atomic<bool> added{false};
+  std::thread writer([&] {
+    EXPECT_TRUE(this->index_->add(sequential_ids(kAdded, kInitial), more.view()).ok());
+    added = true;
+  });
+  parked.wait();
+
+  auto unpark = once(release);
+  const std::vector<int64_t> found = this->nearest(this->base_.slice(0, kInitial), unpark);
+  EXPECT_FALSE(added.load());
+  for (int64_t i = 0; i < static_cast<int64_t>(found.size()); ++i)
+    EXPECT_EQ(found[i], i) << "the vectors present before the add are still found";
+  unpark();
+  writer.join();
+  EXPECT_EQ(this->index_->size(), kInitial + kAdded);
+  const std::vector<int64_t> after = this->nearest(more.view(), [] {});
+  int64_t own = 0;
+  for (int64_t i = 0; i < static_cast<int64_t>(after.size()); ++i) own += after[i] == kInitial + i;
+  EXPECT_EQ(own, kAdded) << "every added vector is found as its own nearest";
+}
+
+using HnswNeverWaitsTest = UnlockedWritesTest<HnswBackend>;
+
+TEST_F(HnswNeverWaitsTest, SearchesRunWhileACompactionIsSwappedIn) {
+  std::latch parked(1), release(1);
+  auto arrived = once(parked);
+  set_test_hook(TestPoint::kCompactionBuilt, [&, arrived] {
+    arrived();
+    release.wait();
+  });
+  // Past the compaction threshold (20% of the nodes).
+  const std::vector<int64_t> gone = sequential_ids(kInitial / 4);
+  std::thread writer([&] { EXPECT_TRUE(index_->remove(gone).ok()); });
+  parked.wait();  // the new graph is built, the old one still serves searches
+
+  auto unpark = once(release);
+  const std::vector<int64_t> found = nearest(base_.slice(0, kInitial), unpark);
+  for (int64_t id : found) EXPECT_FALSE(id >= 0 && id < kInitial / 4) << "removed id " << id;
+  EXPECT_FALSE(index_->contains(0));
+  unpark();
+  writer.join();
+  EXPECT_NE(index_->describe().find("tombstones=0"), std::string::npos) << index_->describe();
+  const std::vector<int64_t> after =
+      nearest(base_.slice(kInitial / 4, kInitial - kInitial / 4), [] {});
+  for (int64_t i = 0; i < static_cast<int64_t>(after.size()); ++i)
+    EXPECT_EQ(after[i], kInitial / 4 + i);
+}
+
 }  // namespace
 }  // namespace vecperf::testing
