@@ -70,9 +70,9 @@ size_t Graph::memory_bytes() const {
 Status Graph::reserve(size_t n) {
   const size_t chunks = (n + kChunkNodes - 1) / kChunkNodes;
   if (chunks <= chunks_.size()) return Status::OK();
-  const Status oom = Status::ResourceExhausted("out of memory growing the hnsw graph to " +
-                                               std::to_string(chunks * kChunkNodes) +
-                                               " vectors; nothing was added");
+  Status oom = Status::ResourceExhausted("out of memory growing the hnsw graph to " +
+                                         std::to_string(chunks * kChunkNodes) +
+                                         " vectors; nothing was added");
   // Everything is allocated before anything is published.
   std::vector<char*> fresh;
   std::unique_ptr<char*[]> dir;

@@ -318,8 +318,8 @@ Result<std::unique_ptr<IndexImpl>> load_hnsw(Reader& r, int64_t dim, Metric metr
   auto index = std::make_unique<HnswIndex>(dim, metric, options, std::move(ids));
   VECPERF_RETURN_IF_ERROR(index->init(n));
   Graph& g = index->graph();
-  const Status oom = Status::ResourceExhausted("out of memory loading an hnsw graph of " +
-                                               std::to_string(n) + " vectors");
+  Status oom = Status::ResourceExhausted("out of memory loading an hnsw graph of " +
+                                         std::to_string(n) + " vectors");
   std::vector<float> row(static_cast<size_t>(dim));
   for (size_t i = 0; i < n; ++i) {
     std::memcpy(row.data(), vectors + i * vector_bytes, vector_bytes);  // the view is unaligned
