@@ -331,8 +331,10 @@ Result<std::unique_ptr<IndexImpl>> load_hnsw(Reader& r, int64_t dim, Metric metr
   for (size_t i = 0; i < n; ++i) {
     for (int l = 0; l <= levels[i]; ++l) {
       list.resize(counts[c++]);
-      std::memcpy(list.data(), next_link, list.size() * sizeof(NodeId));
-      next_link += list.size() * sizeof(NodeId);
+      if (!list.empty()) {  // a linkless graph has a null view: memcpy from null is undefined
+        std::memcpy(list.data(), next_link, list.size() * sizeof(NodeId));
+        next_link += list.size() * sizeof(NodeId);
+      }
       g.restore_links(static_cast<NodeId>(i), l, list.data(), list.size());
     }
     if (deleted[i]) g.tombstone(static_cast<NodeId>(i));
