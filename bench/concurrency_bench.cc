@@ -6,8 +6,8 @@
 //           queues behind the save (the case a writer-preferring lock turns into a stall);
 //   add     bulk add in batches;
 //   remove  30% of the vectors, in batches.
-// Each phase reports p50 / p99 / max search latency, the searches completed, and p99 over the
-// quiet p99; --repeats runs everything that often and reports medians.
+// Each phase reports p50 / p99 / max search latency, the searches completed, p99 over the quiet
+// p99 and how long the phase took; --repeats runs everything that often and reports medians.
 //
 // The peer "hnswlib" is Debian's hnswlib (M = 16, ef_construction = 200, ef = 128: vecperf's
 // HNSW defaults) behind a std::shared_mutex, the way its users share one index between request
@@ -46,6 +46,7 @@ namespace {
 struct PhaseFigures {
   double p50_ms = 0, p99_ms = 0, max_ms = 0;
   double searches = 0;
+  double wall_ms = 0;  // how long the phase's writes took
 };
 
 void check(const Status& s, const char* what) {
@@ -136,11 +137,14 @@ class Searcher {
   // Starts a new phase; returns the figures of the one that ends.
   PhaseFigures next_phase() {
     std::vector<double> taken;
+    const double now = now_seconds();
     {
       std::lock_guard lock(mu_);
       taken.swap(samples_);
     }
     PhaseFigures f;
+    f.wall_ms = (now - phase_start_) * 1e3;
+    phase_start_ = now;
     if (taken.empty()) return f;
     f.p50_ms = percentile(taken, 50) * 1e3;
     f.p99_ms = percentile(taken, 99) * 1e3;
@@ -163,6 +167,7 @@ class Searcher {
 
   const Target& index_;
   const MatrixView queries_;
+  double phase_start_ = now_seconds();
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::vector<double> samples_;  // guarded by mu_
@@ -264,8 +269,8 @@ int main(int argc, char** argv) {
       "vecperf_concurrency_bench: N=%lld dim=%lld, %d repeats (medians), writer threads %d, %s\n",
       static_cast<long long>(n), static_cast<long long>(dim), repeats, writer_threads,
       machine_summary().c_str());
-  std::printf("%-6s %-7s %9s %9s %9s %9s %10s\n", "kind", "phase", "p50 ms", "p99 ms", "max ms",
-              "searches", "p99/quiet");
+  std::printf("%-6s %-7s %9s %9s %9s %9s %10s %9s\n", "kind", "phase", "p50 ms", "p99 ms", "max ms",
+              "searches", "p99/quiet", "phase ms");
   std::stringstream list(kinds);
   for (std::string kind; std::getline(list, kind, ',');) {
     std::vector<std::vector<PhaseFigures>> runs;
@@ -279,9 +284,10 @@ int main(int argc, char** argv) {
     const double quiet_p99 = med(0, &PhaseFigures::p99_ms);
     for (int p = 0; p < kPhaseCount; ++p) {
       const double p99 = med(p, &PhaseFigures::p99_ms);
-      std::printf("%-6s %-7s %9.3f %9.3f %9.3f %9.0f %9.1fx\n", kind.c_str(), kPhases[p],
+      std::printf("%-6s %-7s %9.3f %9.3f %9.3f %9.0f %9.1fx %9.1f\n", kind.c_str(), kPhases[p],
                   med(p, &PhaseFigures::p50_ms), p99, med(p, &PhaseFigures::max_ms),
-                  med(p, &PhaseFigures::searches), quiet_p99 > 0 ? p99 / quiet_p99 : 0.0);
+                  med(p, &PhaseFigures::searches), quiet_p99 > 0 ? p99 / quiet_p99 : 0.0,
+                  med(p, &PhaseFigures::wall_ms));
     }
   }
   return 0;

@@ -107,16 +107,17 @@ struct AddOptions {
 /// Thread-safety: any number of threads may call the const methods (`search`, `size`, `save`,
 /// ...) concurrently. `add` and `remove` may run concurrently with searches: a readers-writer lock
 /// lets searches proceed together while a writer waits for them, and a writer holds the lock only
-/// while it applies its change, so a search sees an index either before or after each `remove`
-/// call and each chunk of 8192 vectors of an `add`. What a search may wait for: the chunk an IVF
-/// writer is applying, a Flat or HNSW removal's bookkeeping, nothing else. Flat and HNSW adds
-/// hold the lock only while a chunk's ids are recorded (Flat copies the rows before, HNSW links
-/// them after, and rebuilds its graph after many removals, while searches run): a search during
-/// an HNSW add may find part of that chunk, and its ids are in the index (`contains`, `size`)
-/// from the moment the chunk's linking starts. A removed id is never returned by a search that
-/// starts after `remove` returned. A `save`, `to_bytes` or `for_each_vector` in progress makes
-/// writers wait (so that it reads a consistent index) but never searches, even when a writer is
-/// waiting for it.
+/// while it publishes its change, so a search sees an index either before or after each chunk of
+/// 8192 vectors of an `add` and each chunk of a `remove` (a few dozen ids). What a search may wait
+/// for: one such publication, nothing else. Adds hold the lock only while a chunk's ids are
+/// recorded with what was built for them: Flat copies the rows and IVF assigns and encodes them
+/// before (IVF then appends the codes to their lists under the lock), HNSW links them after; IVF
+/// trains, and HNSW and IVF compact after many removals, aside while searches run. A search
+/// during an HNSW add may find part of that chunk, and its ids are in the index (`contains`,
+/// `size`) from the moment the chunk's linking starts. A removed id is never returned by a search
+/// that starts after `remove` returned. A `save`, `to_bytes` or `for_each_vector` in progress
+/// makes writers wait (so that it reads a consistent index) but never searches, even when a
+/// writer is waiting for it.
 class VECPERF_EXPORT Index {
  public:
   virtual ~Index() = default;

@@ -16,12 +16,17 @@ enum class TestPoint : int {
   /// A writer (add, remove, a migration's swap) is about to wait for saves in progress.
   kWriterAwaitsSaves = 1,
   /// An add is in the part it runs without the index lock: HNSW has published the chunk and
-  /// linked half of it; Flat has staged the chunk's rows and not yet published them.
+  /// linked half of it; Flat has staged the chunk's rows and IVF has encoded them, and neither
+  /// has published them yet.
   kAddInProgress = 2,
-  /// An HNSW compaction has built its new graph and is about to swap it in.
+  /// A compaction has built its new structure aside (HNSW: the graph; IVF: the renumbered
+  /// lists) and is about to swap it in.
   kCompactionBuilt = 3,
+  /// An IVF add that reached the training threshold has published its rows to the buffer and
+  /// trained k-means aside; the lists are not filled yet.
+  kTrainingInProgress = 4,
 };
-inline constexpr int kTestPoints = 4;
+inline constexpr int kTestPoints = 5;
 
 /// Runs `hook` on every thread that reaches `point` from now on; an empty function removes it.
 /// Process-wide; for tests only. Thread-safe.

@@ -63,7 +63,10 @@ class FlatIndex final : public IndexBase {
     VECPERF_RETURN_IF_ERROR(store_.stage(v));
     reach(TestPoint::kAddInProgress);
     RowStore::Buffer replaced;  // freed on return, after the exclusive lock
-    auto slot = publish_ids(ids, [&] { replaced = store_.commit(); });
+    auto slot = publish_ids(ids, [&] {
+      replaced = store_.commit();
+      return Status::OK();
+    });
     if (!slot.ok()) store_.discard_staged();
     return slot.status();
   }

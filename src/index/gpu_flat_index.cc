@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <new>
@@ -129,6 +130,9 @@ class GpuFlatIndex final : public IndexBase {
     search_host(q, o, k_eff, stride, dists, labels);
     return Status::OK();
   }
+
+  // Every removal uploads the whole host copy: one chunk, one upload.
+  size_t remove_chunk_ids() const override { return std::numeric_limits<size_t>::max(); }
 
   Status remove_locked(std::span<const int64_t> slots) override {
     remove_dense(slots, ids(), host_);

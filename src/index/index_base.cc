@@ -1,9 +1,11 @@
 // Validation, locking and id translation shared by every backend (see index_base.h).
 #include "index/index_base.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <new>
+#include <thread>
 #include <unordered_set>
 
 #include "common/file_io.h"
@@ -17,6 +19,17 @@ namespace {
 
 // Large adds are applied in chunks so that concurrent searches wait for one chunk at most.
 constexpr int64_t kAddChunkRows = 8192;
+// Attempts of a search on a held lock before it sleeps (lock_for_search): each is a failed
+// try-lock and a pause, some 50-100 ns, so about 100 us in all.
+constexpr int kSearchSpins = 1500;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 // Normalises rows for the cosine metric into `buf`; other metrics pass the view through.
 Result<MatrixView> prepare(Metric metric, MatrixView v, std::vector<float>& buf, const char* what) {
@@ -221,17 +234,40 @@ void IndexBase::note_added(IdSpan ids) {
   if (!max_id_stale_) max_id_ = std::max(max_id_, *std::max_element(ids.begin(), ids.end()));
 }
 
-Result<int64_t> IndexBase::publish_ids(IdSpan ids, const std::function<void()>& also) {
+Result<int64_t> IndexBase::publish_ids(IdSpan ids, const std::function<Status()>& also) {
   std::unique_lock lock(mu_);
   const int64_t first = ids_.slots();
   Status s = guarded_void("adding vectors (nothing was added)", [&] { ids_.append(ids); });
+  if (s.ok() && also) s = also();
   if (!s.ok()) {
     ids_.truncate(first);
     return s;
   }
   note_added(ids);
-  if (also) also();
   return first;
+}
+
+std::shared_lock<RwLock> IndexBase::lock_for_search() const {
+  // Writers hold mu_ for tens of microseconds at a time (a chunk's publication, a chunk of a
+  // remove). Sleeping on the lock costs more than that: a thread woken from a futex wait runs
+  // again only after tens to hundreds of microseconds (more in a VM). So a search spins first,
+  // for about as long as such a hold, and sleeps only if the writer holds on.
+  std::shared_lock lock(mu_, std::defer_lock);
+  for (int i = 0; i < kSearchSpins; ++i) {
+    if (lock.try_lock()) return lock;
+    cpu_relax();
+  }
+  lock.lock();
+  return lock;
+}
+
+void IndexBase::let_waiting_searches_in() const {
+  // Bounded: under a steady stream of searches the count may never reach zero, and the writer
+  // must not starve either. A yield is about a microsecond; a woken search takes the lock in
+  // tens of microseconds.
+  constexpr int kMaxYields = 256;
+  for (int i = 0; i < kMaxYields && searches_waiting_.load(std::memory_order_relaxed) > 0; ++i)
+    std::this_thread::yield();
 }
 
 void IndexBase::withdraw_ids(IdSpan ids) {
@@ -249,7 +285,9 @@ Status IndexBase::search(MatrixView queries, const SearchOptions& options,
   if (!prepared.ok()) return prepared.status();
 
   fill_unfilled(queries.rows, options.k, results);
-  std::shared_lock lock(mu_);
+  searches_waiting_.fetch_add(1, std::memory_order_relaxed);
+  std::shared_lock lock = lock_for_search();
+  searches_waiting_.fetch_sub(1, std::memory_order_relaxed);
   const int64_t k_eff = std::min<int64_t>(options.k, ids_.live());
   if (k_eff == 0) return Status::OK();
   VECPERF_RETURN_IF_ERROR(guarded("searching (try a smaller batch)", [&] {
@@ -273,10 +311,20 @@ Status IndexBase::remove(IdSpan ids) {
     if (!ids_.contains(id))
       return Status::NotFound("id " + std::to_string(id) + " is not in the index; nothing removed");
   }
-  if (ids.empty()) return Status::OK();
-  std::vector<int64_t> slots = kill_ids(ids);
-  VECPERF_RETURN_IF_ERROR(remove_locked(slots));
-  locks.lock.unlock();  // searches run during what remains
+  // In chunks, releasing the lock in between, so that a search waits for one chunk at most (an
+  // IVF removal rewrites a list entry and the direct map per id). Each chunk's slots are looked
+  // up after the chunks before it, which may have moved slots (Flat keeps its rows dense).
+  const size_t per_chunk = std::max<size_t>(1, remove_chunk_ids());
+  for (size_t begin = 0; begin < ids.size(); begin += per_chunk) {
+    if (begin > 0) {
+      locks.lock.unlock();
+      let_waiting_searches_in();
+      locks.lock.lock();
+    }
+    const IdSpan chunk = ids.subspan(begin, std::min(per_chunk, ids.size() - begin));
+    VECPERF_RETURN_IF_ERROR(remove_locked(kill_ids(chunk)));
+  }
+  if (locks.lock.owns_lock()) locks.lock.unlock();  // searches run during what remains
   after_remove_unlocked();
   return Status::OK();
 }

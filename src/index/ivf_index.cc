@@ -4,17 +4,18 @@
 
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/IndexScalarQuantizer.h>
-#include <faiss/impl/IDSelector.h>
 #include <faiss/invlists/DirectMap.h>
 #include <faiss/invlists/InvertedLists.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <sstream>
 #include <unordered_map>
 
 #include "common/guarded.h"
+#include "common/test_points.h"
 #include "distance/distance.h"
 #include "index/option_table.h"
 
@@ -31,45 +32,53 @@ int derive_pq_m(int64_t dim) {
 }
 
 Status IvfIndex::remove_locked(std::span<const int64_t> slots) {
-  const size_t d = static_cast<size_t>(dim());
   if (!ivf_) {
-    // Untrained: keep the buffer dense like the Flat backend (highest hole first).
-    std::vector<int64_t> holes(slots.begin(), slots.end());
-    std::sort(holes.begin(), holes.end(), std::greater<>());
-    for (int64_t hole : holes) {
-      int64_t last = ids().slots() - 1;
-      if (hole != last) std::copy_n(buffer_.begin() + last * d, d, buffer_.begin() + hole * d);
-      ids().move_last_into(hole);
-    }
-    buffer_.resize(static_cast<size_t>(ids().slots()) * d);
+    remove_dense(slots, ids(), buffer_);  // untrained: dense like the Flat backend
     return Status::OK();
   }
-  VECPERF_RETURN_IF_ERROR(guarded("removing from the IVF lists", [&] {
-    std::vector<faiss::Index::idx_t> labels(slots.begin(), slots.end());
-    faiss::IDSelectorArray sel(labels.size(), labels.data());
-    const size_t removed = ivf_->remove_ids(sel);
-    if (removed != labels.size())
-      return Status::Internal("IVF lists held " + std::to_string(removed) + " of " +
-                              std::to_string(labels.size()) + " removed vectors");
-    return Status::OK();
-  }));
-  // Tombstoned rows of the re-rank store are never read again; zero them so a dump of the
-  // memory holds no removed data.
-  if (!originals_.empty())
-    for (int64_t s : slots) std::fill_n(originals_.begin() + s * d, d, 0.0f);
+  // The hash-table direct map finds each entry, and the list's last entry moves into its place:
+  // the cost is per removed vector, not per list. Nothing here allocates, so it cannot fail
+  // half-way (a missing entry is a broken invariant, reported before anything changes).
+  auto* lists = dynamic_cast<faiss::ArrayInvertedLists*>(ivf_->invlists);
+  auto& direct = ivf_->direct_map.hashtable;
+  for (int64_t s : slots)
+    if (lists == nullptr || direct.count(s) == 0)
+      return Status::Internal("IVF slot " + std::to_string(s) + " is missing from the lists");
+  const size_t code_size = ivf_->code_size;
+  for (int64_t s : slots) {
+    auto it = direct.find(s);
+    const size_t list = faiss::lo_listno(it->second), at = faiss::lo_offset(it->second);
+    direct.erase(it);
+    std::vector<uint8_t>& codes = lists->codes[list];
+    std::vector<faiss::Index::idx_t>& labels = lists->ids[list];
+    const size_t last = labels.size() - 1;
+    if (at != last) {
+      std::memcpy(codes.data() + at * code_size, codes.data() + last * code_size, code_size);
+      labels[at] = labels[last];
+      direct[labels[at]] = static_cast<faiss::Index::idx_t>(faiss::lo_build(list, at));
+    }
+    codes.resize(last * code_size);
+    labels.resize(last);
+  }
+  ivf_->ntotal -= static_cast<faiss::Index::idx_t>(slots.size());
+  if (originals_.rows() > 0)
+    for (int64_t s : slots) originals_.clear_row(s);
+  return Status::OK();
+}
+
+void IvfIndex::after_remove_unlocked() {
   // A tombstone costs 8 bytes in the id map and, with re-ranking, a row of the re-rank store,
   // so under churn they would grow without bound. Renumbering costs one pass over the lists;
   // doing it when tombstones reach half the slots keeps that O(1) per removal.
-  if (2 * (ids().slots() - ids().live()) >= ids().slots()) compact();
-  return Status::OK();
+  if (ivf_ && 2 * (ids().slots() - ids().live()) >= ids().slots()) compact();
 }
 
 void IvfIndex::vector_locked(int64_t slot, float* out) const {
   const size_t d = static_cast<size_t>(dim());
   if (!ivf_) {
-    std::copy_n(buffer_.begin() + slot * d, d, out);
-  } else if (!originals_.empty()) {
-    std::copy_n(originals_.begin() + slot * d, d, out);
+    std::copy_n(buffer_.row(slot), d, out);
+  } else if (originals_.rows() > 0) {
+    std::copy_n(originals_.row(slot), d, out);
   } else {
     // Cannot fail for a live slot (the direct map holds every one); the hook has no status, so
     // an impossible failure reads as a recognisable vector rather than garbage.
@@ -80,7 +89,7 @@ void IvfIndex::vector_locked(int64_t slot, float* out) const {
 
 size_t IvfIndex::memory_locked() const {
   size_t bytes =
-      (buffer_.capacity() + originals_.capacity() + centroids_.capacity()) * sizeof(float);
+      buffer_.memory_bytes() + originals_.memory_bytes() + centroids_.capacity() * sizeof(float);
   if (!ivf_) return bytes;
   const faiss::InvertedLists* il = ivf_->invlists;
   for (size_t l = 0; l < il->nlist; ++l)
@@ -149,34 +158,41 @@ std::string IvfIndex::describe_locked() const {
 }
 
 void IvfIndex::compact() {
+  // Runs with the lock released (after_remove_unlocked: the only writer, so nothing it reads
+  // changes); searches go on with the old labels until the swap.
   auto* lists = dynamic_cast<faiss::ArrayInvertedLists*>(ivf_->invlists);
   if (lists == nullptr) return;  // every index we build or load has array lists
-  IdMap& map = ids();
-  const size_t d = static_cast<size_t>(dim());
-  // Whatever throws (only allocation can) does so before anything changed: the tombstones stay.
-  (void)guarded_void("compacting the IVF lists", [&] {
-    const std::vector<int64_t> src = map.compaction_sources();
-    using Label = faiss::Index::idx_t;
-    std::vector<Label> relabel(static_cast<size_t>(map.slots()), -1);
+  using Label = faiss::Index::idx_t;
+  std::vector<std::vector<Label>> labels(lists->nlist);
+  std::unordered_map<Label, Label> direct;
+  std::vector<int64_t> src;
+  // Whatever fails (only allocation can) does so before anything changed: the tombstones stay.
+  Status built = guarded_void("compacting the IVF lists", [&] {
+    src = ids().compaction_sources();
+    std::vector<Label> relabel(static_cast<size_t>(ids().slots()), -1);
     for (size_t s = 0; s < src.size(); ++s)
       relabel[static_cast<size_t>(src[s])] = static_cast<Label>(s);
-    std::unordered_map<Label, Label> direct;
     direct.reserve(src.size());
-    for (size_t l = 0; l < lists->nlist; ++l)
-      for (size_t j = 0; j < lists->ids[l].size(); ++j)
-        direct.emplace(relabel[static_cast<size_t>(lists->ids[l][j])], faiss::lo_build(l, j));
-    std::vector<float> originals;
-    if (!originals_.empty()) {
-      originals.resize(src.size() * d);
-      for (size_t s = 0; s < src.size(); ++s)
-        std::copy_n(originals_.begin() + static_cast<size_t>(src[s]) * d, d,
-                    originals.begin() + s * d);
+    for (size_t l = 0; l < lists->nlist; ++l) {
+      labels[l].reserve(lists->ids[l].size());
+      for (size_t j = 0; j < lists->ids[l].size(); ++j) {
+        const Label label = relabel[static_cast<size_t>(lists->ids[l][j])];
+        labels[l].push_back(label);
+        direct.emplace(label, faiss::lo_build(l, j));
+      }
     }
-    for (std::vector<Label>& labels : lists->ids)
-      for (Label& label : labels) label = relabel[static_cast<size_t>(label)];
+  });
+  if (!built.ok()) return;
+  RowStore::Buffer originals;
+  if (originals_.rows() > 0 && !originals_.gather(src, &originals).ok()) return;
+  reach(TestPoint::kCompactionBuilt);
+  RowStore::Buffer replaced;  // freed on return, after the exclusive lock
+  exclusive([&] {
+    for (size_t l = 0; l < lists->nlist; ++l) lists->ids[l].swap(labels[l]);
     ivf_->direct_map.hashtable.swap(direct);
-    originals_.swap(originals);
-    map.compact();
+    if (originals_.rows() > 0)
+      replaced = originals_.replace(std::move(originals), static_cast<int64_t>(src.size()));
+    ids().compact();
   });
 }
 

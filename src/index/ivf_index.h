@@ -21,6 +21,14 @@
 // remove() and get_vector(), and removed slots stay as tombstones in the id map until they are
 // half of all slots; then the slots are renumbered (compact()).
 //
+// Writes and searches (docs/design/index-concurrency.md, "IVF"): the one writer does the long
+// work with the index lock released, because only writers change the structure and searches
+// only read it. An add assigns and encodes its rows and stages them in the buffer or the
+// re-rank store, then takes the exclusive lock only to append the codes to their lists. The add
+// that reaches the threshold publishes its rows to the buffer first (searched exactly), trains
+// and fills a new FAISS index aside, and swaps it in. A compaction builds the renumbered lists,
+// direct map and re-rank store aside and swaps them in.
+//
 // Two-stage retrieval: compressed encodings with `rerank` > 0 also keep the float32 vectors
 // (indexed by slot); a search collects max(k, rerank) candidates by code distance and re-ranks
 // them with exact distances.
@@ -36,6 +44,7 @@
 
 #include "common/serialize.h"
 #include "index/index_base.h"
+#include "index/row_store.h"
 #include "index/topk.h"
 
 namespace vecperf::internal {
@@ -53,7 +62,10 @@ int derive_pq_m(int64_t dim);
 class IvfIndex final : public IndexBase {
  public:
   IvfIndex(int64_t dim, Metric metric, const IvfOptions& options, IdMap ids = {})
-      : IndexBase(IndexKind::kIvf, dim, metric, std::move(ids)), opt_(options) {
+      : IndexBase(IndexKind::kIvf, dim, metric, std::move(ids)),
+        opt_(options),
+        buffer_(dim, false),
+        originals_(dim, false) {
     if (opt_.encoding == IvfEncoding::kPQ && opt_.pq_m == 0) opt_.pq_m = derive_pq_m(dim);
   }
 
@@ -64,10 +76,14 @@ class IvfIndex final : public IndexBase {
  protected:
   // ---- the IndexBase hooks: adds and training (ivf_train.cc), searches (ivf_search.cc), the
   // rest (ivf_index.cc) ----
-  Status add_locked(int64_t first_slot, MatrixView v, int num_threads) override;
+  Status add_unlocked(IdSpan new_ids, MatrixView v, int num_threads) override;
+  void after_remove_unlocked() override;
   Status search_locked(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,
                        float* dists, int64_t* labels) const override;
   Status remove_locked(std::span<const int64_t> slots) override;
+  // Half the default: an IVF removal costs the most per id (the id map, the direct map and a
+  // list entry: cache misses), and its searches are the shortest.
+  size_t remove_chunk_ids() const override { return 32; }
   void vector_locked(int64_t slot, float* out) const override;
   size_t memory_locked() const override;
 
@@ -88,19 +104,26 @@ class IvfIndex final : public IndexBase {
   int64_t derived_nlist(int64_t n) const;
   std::unique_ptr<faiss::IndexIVF> make_faiss(int64_t nl) const;
 
-  // Trains on a seeded sample of the buffer and moves every buffered vector into the lists.
-  // While untrained the buffer is dense, so buffer row == slot and every slot is live.
+  // Trains a new FAISS index on a seeded sample of the buffer (which holds every vector: while
+  // untrained it is dense, buffer row == slot) and fills its lists, with the lock released;
+  // then swaps it in. On failure nothing has changed.
   Status train_and_fill(int num_threads);
-  void refresh_centroids();
+  static std::vector<float> centroids_of(const faiss::IndexIVF& ivf);
 
-  // Nearest centroid of each row, with our kernels (FAISS's single-vector path is scalar).
-  void assign(MatrixView v, int64_t* out, int num_threads) const;
-  Status add_to_lists(int64_t first_slot, MatrixView v, int num_threads);
+  // Nearest of the `nl` centroids of each row, with our kernels (FAISS's single-vector path is
+  // scalar).
+  void assign(MatrixView v, const float* centroids, int64_t nl, int64_t* out,
+              int num_threads) const;
+  // The add of a trained index: encodes unlocked, appends under the exclusive lock.
+  Status add_to_lists(IdSpan new_ids, MatrixView v, int num_threads);
+  // Under the exclusive lock: appends n encoded rows (labels first_slot ..) to their lists and
+  // the direct map. All or nothing: on failure the lists are as they were.
+  Status append_codes(int64_t first_slot, int64_t n, const int64_t* list_of, const uint8_t* codes);
   bool keeps_originals() const { return opt_.encoding != IvfEncoding::kFlat && opt_.rerank > 0; }
   // ---- removal (ivf_index.cc) ----
   // Drops the tombstoned slots, renumbering as IdMap::compact() does; the labels in the lists,
-  // the direct map and the re-rank store follow. Everything that allocates comes first, so when
-  // memory runs out nothing has changed and the tombstones stay (still correct, as in HNSW).
+  // the direct map and the re-rank store follow. Built aside with the lock released, swapped in
+  // under it. When memory runs out nothing has changed and the tombstones stay (still correct).
   void compact();
 
   // ---- searches (ivf_search.cc) ----
@@ -134,10 +157,10 @@ class IvfIndex final : public IndexBase {
   std::string check_loaded() const;
 
   IvfOptions opt_;
-  std::vector<float> buffer_;             // untrained: slots x dim, dense
+  RowStore buffer_;                       // untrained: slots x dim, dense
   std::unique_ptr<faiss::IndexIVF> ivf_;  // trained: quantizer, code books and lists
   std::vector<float> centroids_;          // trained: nlist x dim, for our coarse assignment
-  std::vector<float> originals_;  // compressed with rerank > 0: slots x dim (tombstones zero)
+  RowStore originals_;  // trained, compressed with rerank > 0: slots x dim (tombstones zero)
 };
 
 }  // namespace vecperf::internal

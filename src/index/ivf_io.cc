@@ -65,11 +65,12 @@ void IvfIndex::save_locked(Writer& w) const {
   w.pod<uint32_t>(kIvfPayloadVersion);
   write_options(w, opt_);
   w.pod<uint8_t>(ivf_ ? 1 : 0);
+  // The stores in the layout of Writer::vec (u64 float count, then the floats).
   if (!ivf_) {
-    w.vec(buffer_);
+    w.array(buffer_.data(), static_cast<size_t>(buffer_.rows() * dim()));
     return;
   }
-  w.vec(originals_);
+  w.array(originals_.data(), static_cast<size_t>(originals_.rows() * dim()));
   Status s = guarded_void("serializing the IVF index with FAISS", [&] {
     WriterBridge counter(nullptr);
     faiss::write_index(ivf_.get(), &counter);
@@ -107,20 +108,16 @@ Result<std::unique_ptr<IndexImpl>> IvfIndex::load(Reader& r, int64_t dim, Metric
   const int64_t slots = ids.slots(), live = ids.live();
   auto index = std::make_unique<IvfIndex>(dim, metric, o, std::move(ids));
   if (!trained) {
-    if (!r.vec(&index->buffer_, "ivf training buffer")) return r.status();
-    if (live != slots || index->buffer_.size() != static_cast<size_t>(slots * dim)) {
-      r.corrupt("ivf training buffer does not match the id map");
+    if (live != slots) {
+      r.corrupt("ivf training buffer does not match the id map (it holds no removed slots)");
       return r.status();
     }
+    VECPERF_RETURN_IF_ERROR(read_rows(r, slots, "ivf training buffer", &index->buffer_));
     return std::unique_ptr<IndexImpl>(std::move(index));
   }
-  if (!r.vec(&index->originals_, "ivf re-rank vectors")) return r.status();
   // Kept exactly when the options ask for re-ranking; a trained index never has zero slots.
-  if (index->originals_.size() !=
-      (index->keeps_originals() ? static_cast<size_t>(slots * dim) : size_t{0})) {
-    r.corrupt("ivf re-rank vectors do not match the id map");
-    return r.status();
-  }
+  VECPERF_RETURN_IF_ERROR(read_rows(r, index->keeps_originals() ? slots : 0, "ivf re-rank vectors",
+                                    &index->originals_));
   uint64_t blob_size = 0;
   r.pod(&blob_size, "faiss index size");
   const char* blob = r.view(blob_size, "faiss index");
@@ -159,7 +156,7 @@ Result<std::unique_ptr<IndexImpl>> IvfIndex::load(Reader& r, int64_t dim, Metric
     r.corrupt("faiss index is inconsistent: " + problem);
     return r.status();
   }
-  index->refresh_centroids();
+  index->centroids_ = centroids_of(*index->ivf_);
   return std::unique_ptr<IndexImpl>(std::move(index));
 }
 

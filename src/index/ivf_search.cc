@@ -30,7 +30,7 @@ Status IvfIndex::search_locked(MatrixView q, const SearchOptions& o, int64_t k_e
                                float* dists, int64_t* labels) const {
   const int threads = resolve_threads(o.num_threads, q.rows);
   const int64_t nprobe = std::min<int64_t>(nlist(), o.nprobe > 0 ? o.nprobe : opt_.nprobe);
-  const int64_t rerank = originals_.empty() ? 0 : (o.rerank > 0 ? o.rerank : opt_.rerank);
+  const int64_t rerank = originals_.rows() == 0 ? 0 : (o.rerank > 0 ? o.rerank : opt_.rerank);
   // Worker threads must not let an exception escape (it would terminate the host).
   return guarded_chunks(q.rows, threads, "searching the IVF index",
                         [&](int64_t begin, int64_t end, int) {
@@ -50,21 +50,10 @@ Status IvfIndex::search_locked(MatrixView q, const SearchOptions& o, int64_t k_e
 
 void IvfIndex::search_buffer(MatrixView q, int64_t begin, int64_t end, int64_t k_eff,
                              int64_t stride, float* dists, int64_t* labels) const {
-  const int64_t n = ids().slots();
-  const size_t d = static_cast<size_t>(dim());
-  const DistanceKernels& kern = kernels();
-  const bool is_l2 = l2();
-  constexpr int64_t kBlock = 1024;
-  std::vector<float> buf(kBlock);
+  std::vector<float> buf(RowStore::kScanBlock);
   TopK top(k_eff);
   for (int64_t i = begin; i < end; ++i) {
-    for (int64_t b = 0; b < n; b += kBlock) {
-      const int64_t m = std::min(kBlock, n - b);
-      (is_l2 ? kern.l2sqr_many : kern.dot_many)(q.row(i), buffer_.data() + b * d, m, d, buf.data());
-      if (!is_l2)
-        for (int64_t j = 0; j < m; ++j) buf[j] = 1.0f - buf[j];
-      top.push_block(buf.data(), m, b);
-    }
+    buffer_.scan(q.row(i), metric(), 0, ids().slots(), top, buf.data());
     top.extract(dists + i * stride, labels + i * stride);
   }
 }
@@ -214,9 +203,8 @@ void IvfIndex::scan_codes(MatrixView q, int64_t begin, int64_t end, int64_t npro
     }
     for (size_t j = 0; j < kk; ++j) {
       if (hids[j] < 0) continue;
-      const float dist = rerank > 0
-                             ? metric_distance(metric(), query, originals_.data() + hids[j] * d, d)
-                             : to_distance(is_l2, hdis[j]);
+      const float dist = rerank > 0 ? metric_distance(metric(), query, originals_.row(hids[j]), d)
+                                    : to_distance(is_l2, hdis[j]);
       top.push(dist, hids[j]);
     }
     top.extract(dists + i * stride, labels + i * stride);

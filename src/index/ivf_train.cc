@@ -5,7 +5,6 @@
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/IndexScalarQuantizer.h>
-#include <faiss/impl/IDSelector.h>
 #include <faiss/invlists/DirectMap.h>
 #include <omp.h>
 
@@ -16,6 +15,7 @@
 
 #include "common/guarded.h"
 #include "common/parallel.h"
+#include "common/test_points.h"
 #include "distance/distance.h"
 #include "index/ivf_index.h"
 
@@ -53,20 +53,25 @@ constexpr double kParallelTrainWork = 1e9;
 
 }  // namespace
 
-Status IvfIndex::add_locked(int64_t first_slot, MatrixView v, int num_threads) {
-  if (ivf_) return add_to_lists(first_slot, v, num_threads);
-  const size_t d = static_cast<size_t>(dim());
-  buffer_.insert(buffer_.end(), v.data, v.data + v.rows * d);
-  if (ids().live() < train_threshold()) return Status::OK();
-  Status s;
-  s = guarded("training the IVF index", [&] { return train_and_fill(num_threads); });
-  if (!s.ok()) {
-    // Back to the untrained state without this add's vectors.
-    ivf_.reset();
-    centroids_.clear();
-    originals_.clear();
-    buffer_.resize(static_cast<size_t>(first_slot) * d);
+Status IvfIndex::add_unlocked(IdSpan new_ids, MatrixView v, int num_threads) {
+  // write_mu_ and read_gate_ are held: this is the only writer, so ivf_, the centroids, the
+  // stores and the id map change only here, and reading them needs no lock.
+  if (ivf_) return add_to_lists(new_ids, v, num_threads);
+  VECPERF_RETURN_IF_ERROR(buffer_.stage(v));
+  reach(TestPoint::kAddInProgress);
+  RowStore::Buffer replaced;  // freed on return, after the exclusive lock
+  auto first = publish_ids(new_ids, [&] {
+    replaced = buffer_.commit();
+    return Status::OK();
+  });
+  if (!first.ok()) {
+    buffer_.discard_staged();
+    return first.status();
   }
+  if (ids().live() < train_threshold()) return Status::OK();
+  // The rows are searchable (exactly, in the buffer) while the lists are trained and filled.
+  Status s = guarded("training the IVF index", [&] { return train_and_fill(num_threads); });
+  if (!s.ok()) withdraw_ids(new_ids);  // all or nothing: back to the buffer without these rows
   return s;
 }
 
@@ -137,40 +142,55 @@ Status IvfIndex::train_and_fill(int num_threads) {
     std::sort(rows.begin(), rows.begin() + sample_n);
     sample.resize(static_cast<size_t>(sample_n) * d);
     for (int64_t i = 0; i < sample_n; ++i)
-      std::copy_n(buffer_.begin() + rows[i] * d, d, sample.begin() + i * d);
+      std::copy_n(buffer_.row(rows[i]), d, sample.begin() + i * d);
     train_x = sample.data();
   }
-  ivf_ = make_faiss(nl);
+  std::unique_ptr<faiss::IndexIVF> trained = make_faiss(nl);
   {
     const double work = double(sample_n) * double(nl) * double(d);
     ScopedOmpThreads team(work >= kParallelTrainWork ? resolve_threads(num_threads, 1 << 20) : 1);
-    ivf_->train(sample_n, train_x);
+    trained->train(sample_n, train_x);
   }
   sample = {};
-  ivf_->set_direct_map_type(faiss::DirectMap::Hashtable);
-  refresh_centroids();
-  // The buffer is released only once the lists hold everything: a failure leaves it intact.
-  VECPERF_RETURN_IF_ERROR(add_to_lists(0, MatrixView{buffer_.data(), n, dim()}, num_threads));
-  buffer_ = {};
+  reach(TestPoint::kTrainingInProgress);
+  trained->set_direct_map_type(faiss::DirectMap::Hashtable);
+  std::vector<float> centroids = centroids_of(*trained);
+  // No search sees `trained` yet: FAISS fills its lists directly.
+  std::vector<faiss::Index::idx_t> list_of(static_cast<size_t>(n)), labels(list_of.size());
+  std::iota(labels.begin(), labels.end(), faiss::Index::idx_t{0});
+  const MatrixView all{buffer_.data(), n, dim()};
+  assign(all, centroids.data(), nl, list_of.data(), num_threads);
+  {
+    ScopedOmpThreads team(1);
+    trained->add_core(n, all.data, labels.data(), list_of.data());
+  }
+  if (keeps_originals()) VECPERF_RETURN_IF_ERROR(originals_.stage(all));
+  RowStore::Buffer released, replaced;  // freed on return, after the exclusive lock
+  exclusive([&] {
+    ivf_ = std::move(trained);
+    centroids_.swap(centroids);
+    replaced = originals_.commit();
+    released = buffer_.release();
+  });
   return Status::OK();
 }
 
-void IvfIndex::refresh_centroids() {
-  const int64_t nl = nlist();
-  centroids_.resize(static_cast<size_t>(nl * dim()));
-  ivf_->quantizer->reconstruct_n(0, nl, centroids_.data());
+std::vector<float> IvfIndex::centroids_of(const faiss::IndexIVF& ivf) {
+  std::vector<float> c(ivf.nlist * static_cast<size_t>(ivf.d));
+  ivf.quantizer->reconstruct_n(0, static_cast<faiss::Index::idx_t>(ivf.nlist), c.data());
+  return c;
 }
 
-void IvfIndex::assign(MatrixView v, int64_t* out, int num_threads) const {
+void IvfIndex::assign(MatrixView v, const float* centroids, int64_t nl, int64_t* out,
+                      int num_threads) const {
   const size_t d = static_cast<size_t>(dim());
-  const int64_t nl = nlist();
   const DistanceKernels& kern = kernels();
   const bool is_l2 = l2();
   parallel_chunks(
       v.rows, resolve_threads(num_threads, v.rows / 256), [&](int64_t b, int64_t e, int) {
         std::vector<float> dis(static_cast<size_t>(nl));
         for (int64_t i = b; i < e; ++i) {
-          (is_l2 ? kern.l2sqr_many : kern.dot_many)(v.row(i), centroids_.data(), nl, d, dis.data());
+          (is_l2 ? kern.l2sqr_many : kern.dot_many)(v.row(i), centroids, nl, d, dis.data());
           int64_t best = 0;
           for (int64_t c = 1; c < nl; ++c)
             if (is_l2 ? dis[c] < dis[best] : dis[c] > dis[best]) best = c;
@@ -179,32 +199,58 @@ void IvfIndex::assign(MatrixView v, int64_t* out, int num_threads) const {
       });
 }
 
-Status IvfIndex::add_to_lists(int64_t first_slot, MatrixView v, int num_threads) {
-  const size_t d = static_cast<size_t>(dim());
+Status IvfIndex::add_to_lists(IdSpan new_ids, MatrixView v, int num_threads) {
+  const int64_t first_slot = ids().slots();
   std::vector<faiss::Index::idx_t> list_of(static_cast<size_t>(v.rows));
-  std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(v.rows));
-  std::iota(labels.begin(), labels.end(), first_slot);
-  assign(v, list_of.data(), num_threads);
-  const bool keep = keeps_originals();
-  Status s = guarded_void("adding to the IVF lists", [&] {
-    if (keep) {
-      originals_.resize(static_cast<size_t>(first_slot) * d);
-      originals_.insert(originals_.end(), v.data, v.data + v.rows * d);
-    }
-    // Adds arrive in chunks of a few thousand rows (see IndexBase): too little to share.
+  assign(v, centroids_.data(), nlist(), list_of.data(), num_threads);
+  std::vector<uint8_t> codes;
+  VECPERF_RETURN_IF_ERROR(guarded_void("encoding vectors for the IVF lists", [&] {
+    codes.resize(static_cast<size_t>(v.rows) * ivf_->code_size);
+    // A chunk is a few thousand rows (see IndexBase): too little to share with OpenMP.
     ScopedOmpThreads team(1);
-    ivf_->add_core(v.rows, v.data, labels.data(), list_of.data());
+    ivf_->encode_vectors(v.rows, v.data, list_of.data(), codes.data());
+  }));
+  const bool keep = keeps_originals();
+  if (keep) VECPERF_RETURN_IF_ERROR(originals_.stage(v));
+  reach(TestPoint::kAddInProgress);
+  RowStore::Buffer replaced;  // freed on return, after the exclusive lock
+  auto first = publish_ids(new_ids, [&] {
+    VECPERF_RETURN_IF_ERROR(append_codes(first_slot, v.rows, list_of.data(), codes.data()));
+    if (keep) replaced = originals_.commit();
+    return Status::OK();
+  });
+  if (!first.ok() && keep) originals_.discard_staged();
+  return first.status();
+}
+
+Status IvfIndex::append_codes(int64_t first_slot, int64_t n, const int64_t* list_of,
+                              const uint8_t* codes) {
+  faiss::InvertedLists* il = ivf_->invlists;
+  auto& direct = ivf_->direct_map.hashtable;
+  const size_t code_size = ivf_->code_size;
+  std::vector<size_t> old_size(il->nlist);
+  for (size_t l = 0; l < il->nlist; ++l) old_size[l] = il->list_size(l);
+  Status s = guarded_void("adding to the IVF lists", [&] {
+    // Geometric growth, as the id map does: reserving exactly would rehash on every add.
+    const size_t needed = direct.size() + static_cast<size_t>(n);
+    if (static_cast<float>(needed) > direct.bucket_count() * direct.max_load_factor())
+      direct.reserve(std::max(needed, 2 * direct.size()));
+    for (int64_t i = 0; i < n; ++i) {
+      const auto label = static_cast<faiss::Index::idx_t>(first_slot + i);
+      const auto list = static_cast<size_t>(list_of[i]);
+      const size_t offset = il->add_entry(list, label, codes + static_cast<size_t>(i) * code_size);
+      direct[label] = faiss::lo_build(list, offset);
+    }
   });
   if (!s.ok()) {
-    // All-or-nothing: take back whatever part of this batch reached the lists. A failure of
-    // this removal leaves nothing more to undo, so its status is not reported over the first.
-    (void)guarded_void("undoing a failed add to the IVF lists", [&] {
-      faiss::IDSelectorArray sel(labels.size(), labels.data());
-      ivf_->remove_ids(sel);
-    });
-    if (keep) originals_.resize(static_cast<size_t>(first_slot) * d);
+    // Only an allocation fails: take back the entries appended so far (shrinking cannot fail).
+    for (size_t l = 0; l < il->nlist; ++l)
+      if (il->list_size(l) != old_size[l]) il->resize(l, old_size[l]);
+    for (int64_t i = 0; i < n; ++i) direct.erase(static_cast<faiss::Index::idx_t>(first_slot + i));
+    return s;
   }
-  return s;
+  ivf_->ntotal += n;
+  return Status::OK();
 }
 
 }  // namespace vecperf::internal

@@ -136,6 +136,30 @@ Status RowStore::assign(const char* bytes, int64_t rows) {
   return Status::OK();
 }
 
+void RowStore::clear_row(int64_t i) {
+  std::fill_n(cur_.rows + i * dim_, dim_, 0.0f);
+  if (keep_norms_) cur_.norms[i] = 0.0f;
+}
+
+Status RowStore::gather(std::span<const int64_t> src, Buffer* out) const {
+  Buffer b;
+  VECPERF_RETURN_IF_ERROR(allocate(std::max<int64_t>(static_cast<int64_t>(src.size()), 1), &b));
+  const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
+  for (size_t i = 0; i < src.size(); ++i) {
+    std::memcpy(b.rows + static_cast<int64_t>(i) * dim_, row(src[i]), row_bytes);
+    if (keep_norms_) b.norms[i] = cur_.norms[src[i]];
+  }
+  *out = std::move(b);
+  return Status::OK();
+}
+
+RowStore::Buffer RowStore::replace(Buffer b, int64_t rows) {
+  Buffer replaced = std::move(cur_);
+  cur_ = std::move(b);
+  rows_ = rows;
+  return replaced;
+}
+
 void RowStore::scan(const float* query, Metric metric, int64_t begin, int64_t end, TopK& top,
                     float* buf) const {
   const size_t d = static_cast<size_t>(dim_);

@@ -68,6 +68,17 @@ class RowStore {
   void truncate(int64_t rows);
   /// Replaces an empty store with `rows` rows read from unaligned `bytes` (a loader).
   Status assign(const char* bytes, int64_t rows);
+  /// Under the exclusive lock: zeroes row `i` (a tombstone's row is never read again, and a dump
+  /// of the memory then holds no removed vector).
+  void clear_row(int64_t i);
+  /// A new buffer holding rows src[0], src[1], ... of this store, in that order: a compaction
+  /// built aside (reads only, so no lock for the one writer). kResourceExhausted.
+  Status gather(std::span<const int64_t> src, Buffer* out) const;
+  /// Under the exclusive lock: `b`, holding `rows` rows (from gather()), becomes the store.
+  /// Returns the buffer replaced, to be destroyed after the lock is released.
+  Buffer replace(Buffer b, int64_t rows);
+  /// Under the exclusive lock: empties the store and returns its buffer, as replace() does.
+  Buffer release() { return replace(Buffer(), 0); }
 
   /// Offers rows [begin, end) to `top` for one query with the metric's distance (L2 squared,
   /// or 1 - dot), through the SIMD one-against-many kernels in L1-sized blocks. `buf` holds

@@ -155,16 +155,17 @@ TYPED_TEST(NeverWaitsTest, SearchesRunWhileAVisitOfEveryVectorHoldsUpAWriter) {
   EXPECT_EQ(index.size(), kInitial - 5);
 }
 
-// Flat and HNSW adds do their work with the exclusive lock released (Flat stages the rows,
-// growing the store aside; HNSW links them), and HNSW compaction builds the new graph aside: a
-// writer parked in the middle of either holds up no search. (IVF still adds under the exclusive
-// lock, one chunk at a time.)
+// Flat, IVF and HNSW adds do their work with the exclusive lock released (Flat stages the rows,
+// growing the store aside; IVF assigns and encodes them; HNSW links them), IVF trains aside, and
+// HNSW and IVF compactions build the new structure aside: a writer parked in the middle of any
+// of them holds up no search.
 template <typename Backend>
 class UnlockedWritesTest : public NeverWaitsTest<Backend> {
  protected:
   void TearDown() override {
     set_test_hook(TestPoint::kAddInProgress, {});
     set_test_hook(TestPoint::kCompactionBuilt, {});
+    set_test_hook(TestPoint::kTrainingInProgress, {});
   }
 
   // The nearest id to each row of `q`, by a search that must complete while a writer is parked.
@@ -185,7 +186,7 @@ class UnlockedWritesTest : public NeverWaitsTest<Backend> {
     return found;
   }
 };
-using UnlockedAddBackends = ::testing::Types<FlatBackend, HnswBackend>;
+using UnlockedAddBackends = ::testing::Types<FlatBackend, IvfBackend, HnswBackend>;
 TYPED_TEST_SUITE(UnlockedWritesTest, UnlockedAddBackends, BackendNames);
 
 // 2000 rows: more than the first store or graph chunk holds, so the Flat add grows its store
@@ -220,31 +221,82 @@ TYPED_TEST(UnlockedWritesTest, SearchesRunWhileAnAddIsInProgress) {
   EXPECT_EQ(own, kAdded) << "every added vector is found as its own nearest";
 }
 
-using HnswNeverWaitsTest = UnlockedWritesTest<HnswBackend>;
+template <typename Backend>
+using CompactionNeverWaitsTest = UnlockedWritesTest<Backend>;
+using CompactingBackends = ::testing::Types<IvfBackend, HnswBackend>;
+TYPED_TEST_SUITE(CompactionNeverWaitsTest, CompactingBackends, BackendNames);
 
-TEST_F(HnswNeverWaitsTest, SearchesRunWhileACompactionIsSwappedIn) {
+TYPED_TEST(CompactionNeverWaitsTest, SearchesRunWhileACompactionIsSwappedIn) {
   std::latch parked(1), release(1);
   auto arrived = once(parked);
   set_test_hook(TestPoint::kCompactionBuilt, [&, arrived] {
     arrived();
     release.wait();
   });
-  // Past the compaction threshold (20% of the nodes).
-  const std::vector<int64_t> gone = sequential_ids(kInitial / 4);
-  std::thread writer([&] { EXPECT_TRUE(index_->remove(gone).ok()); });
-  parked.wait();  // the new graph is built, the old one still serves searches
+  // Past both compaction thresholds (HNSW: 20% of the nodes; IVF: half of the slots).
+  constexpr int64_t kGone = kInitial / 2;
+  const std::vector<int64_t> gone = sequential_ids(kGone);
+  std::thread writer([&] { EXPECT_TRUE(this->index_->remove(gone).ok()); });
+  parked.wait();  // the new structure is built, the old one still serves searches
 
   auto unpark = once(release);
-  const std::vector<int64_t> found = nearest(base_.slice(0, kInitial), unpark);
-  for (int64_t id : found) EXPECT_FALSE(id >= 0 && id < kInitial / 4) << "removed id " << id;
-  EXPECT_FALSE(index_->contains(0));
+  const std::vector<int64_t> found = this->nearest(this->base_.slice(0, kInitial), unpark);
+  for (int64_t id : found) EXPECT_FALSE(id >= 0 && id < kGone) << "removed id " << id;
+  EXPECT_FALSE(this->index_->contains(0));
   unpark();
   writer.join();
-  EXPECT_NE(index_->describe().find("tombstones=0"), std::string::npos) << index_->describe();
+  EXPECT_NE(this->index_->describe().find("tombstones=0"), std::string::npos)
+      << this->index_->describe();
   const std::vector<int64_t> after =
-      nearest(base_.slice(kInitial / 4, kInitial - kInitial / 4), [] {});
-  for (int64_t i = 0; i < static_cast<int64_t>(after.size()); ++i)
-    EXPECT_EQ(after[i], kInitial / 4 + i);
+      this->nearest(this->base_.slice(kGone, kInitial - kGone), [] {});
+  for (int64_t i = 0; i < static_cast<int64_t>(after.size()); ++i) EXPECT_EQ(after[i], kGone + i);
+}
+
+// The add that reaches IVF's training threshold publishes its rows to the exact buffer, then
+// trains and fills the lists aside: searches run meanwhile and already find the new rows.
+TEST(IvfTrainingNeverWaitsTest, SearchesRunWhileTheListsAreTrained) {
+  constexpr int64_t kBefore = 40, kAdded = 200;  // IvfBackend trains at 64 vectors
+  const Matrix base = clustered(kBefore + kAdded, kDim, 5);
+  auto made = make_index(IvfBackend::options(kDim, Metric::kL2));
+  ASSERT_TRUE(made.ok()) << made.status().to_string();
+  std::unique_ptr<Index> index = std::move(*made);
+  ASSERT_TRUE(index->add(sequential_ids(kBefore), base.slice(0, kBefore)).ok());
+  ASSERT_NE(index->describe().find("trained=no"), std::string::npos) << index->describe();
+
+  std::latch parked(1), release(1);
+  auto arrived = once(parked);
+  set_test_hook(TestPoint::kTrainingInProgress, [&, arrived] {
+    arrived();
+    release.wait();
+  });
+  std::thread writer([&] {
+    EXPECT_TRUE(index->add(sequential_ids(kAdded, kBefore), base.slice(kBefore, kAdded)).ok());
+  });
+  parked.wait();
+
+  // Exact answers from the buffer, new rows included, while k-means has run and the lists fill.
+  auto unpark = once(release);
+  std::vector<int64_t> found(static_cast<size_t>(kBefore + kAdded), kNoId);
+  auto done = std::async(std::launch::async, [&] {
+    std::vector<float> d(found.size());
+    return index->search(base.view(), exhaustive(1), SearchResults{d.data(), found.data()}).ok();
+  });
+  const bool completed = done.wait_for(kStuck) == std::future_status::ready;
+  if (!completed) unpark();
+  EXPECT_TRUE(completed) << "a search waited for the training";
+  EXPECT_TRUE(done.get());
+  EXPECT_NE(index->describe().find("trained=no"), std::string::npos) << index->describe();
+  for (int64_t i = 0; i < kBefore + kAdded; ++i) EXPECT_EQ(found[i], i);
+  unpark();
+  writer.join();
+  set_test_hook(TestPoint::kTrainingInProgress, {});
+
+  EXPECT_NE(index->describe().find("trained=yes"), std::string::npos) << index->describe();
+  EXPECT_EQ(index->size(), kBefore + kAdded);
+  std::vector<float> d(found.size());
+  ASSERT_TRUE(
+      index->search(base.view(), exhaustive(1), SearchResults{d.data(), found.data()}).ok());
+  for (int64_t i = 0; i < kBefore + kAdded; ++i) EXPECT_EQ(found[i], i);
 }
 
 }  // namespace
