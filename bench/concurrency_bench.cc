@@ -9,6 +9,12 @@
 // Each phase reports p50 / p99 / max search latency, the searches completed, p99 over the quiet
 // p99 and how long the phase took; --repeats runs everything that often and reports medians.
 //
+// A kind is an index spec with at most one option ("ivf:nlist=512": --kinds is split at commas).
+// The IVF kinds name nlist (512) so that the peer "faiss-ivf" (FAISS's IndexIVFFlat behind a
+// std::shared_mutex, trained on the initial rows; nprobe 16 on both) has as many lists; with
+// nlist 512 vecperf trains on the initial rows too (at 39 * 512 vectors). "ivf:train_threshold=
+// 26000" instead trains inside the add phase (the searches then run on the exact buffer first).
+//
 // The peer "hnswlib" is Debian's hnswlib (M = 16, ef_construction = 200, ef = 128: vecperf's
 // HNSW defaults) behind a std::shared_mutex, the way its users share one index between request
 // threads: searches take it shared, each add or remove batch and each saveIndex (to a file in
@@ -18,8 +24,14 @@
 // 1 by default, so that on a 2-core machine the searcher keeps a core, as a service that keeps
 // cores for its queries would configure it (0: all hardware threads).
 //
-//   build/bin/vecperf_concurrency_bench [--n=20000] [--dim=128] [--kinds=flat,ivf,hnsw,hnswlib]
-//                                        [--repeats=3] [--quiet-ms=1000] [--writer-threads=1]
+//   build/bin/vecperf_concurrency_bench [--n=20000] [--dim=128] [--repeats=3] [--quiet-ms=1000]
+//       [--writer-threads=1] [--kinds=flat,ivf:nlist=512,faiss-ivf:nlist=512,hnsw,hnswlib]
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/index_io.h>
+#include <faiss/invlists/DirectMap.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -122,6 +134,67 @@ class HnswlibTarget final : public Target {
   mutable std::shared_mutex mu_;
 };
 
+// FAISS's IndexIVFFlat behind a std::shared_mutex, as its users share one (faiss#492: FAISS
+// indexes are not safe for a write alongside searches). Trained on the initial rows with the
+// given nlist and seed, nprobe 16 (vecperf's default), and a hash-table direct map so that
+// remove_ids costs per id, as a FAISS user who deletes by id would set it up.
+class FaissIvfTarget final : public Target {
+ public:
+  FaissIvfTarget(MatrixView initial, int nlist, int threads)
+      : quantizer_(initial.dim),
+        index_(&quantizer_, static_cast<size_t>(initial.dim), static_cast<size_t>(nlist)),
+        path_("/tmp/vecperf_concurrency_bench_" + std::to_string(::getpid()) + ".faiss"),
+        threads_(threads) {
+    index_.cp.seed = 1234;
+    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    omp_set_num_threads(threads_ > 0 ? threads_ : hw);  // this thread's FAISS team (libgomp)
+    index_.train(initial.rows, initial.data);
+    index_.set_direct_map_type(faiss::DirectMap::Hashtable);
+    index_.nprobe = 16;
+    const std::vector<faiss::Index::idx_t> ids = labels(0, initial.rows);
+    index_.add_with_ids(initial.rows, initial.data, ids.data());
+  }
+  ~FaissIvfTarget() override { std::remove(path_.c_str()); }
+  void search(const float* query, int64_t, int64_t* ids) const override {
+    // One query, one thread, as vecperf's searches here (libgomp keeps the setting per thread).
+    thread_local const bool one_thread = (omp_set_num_threads(1), true);
+    (void)one_thread;
+    float d[10];
+    faiss::Index::idx_t found[10];
+    std::shared_lock lock(mu_);
+    index_.search(1, query, 10, d, found);
+    std::copy_n(found, 10, ids);
+  }
+  void add(const std::vector<int64_t>& ids, MatrixView rows) override {
+    const std::vector<faiss::Index::idx_t> l(ids.begin(), ids.end());
+    std::unique_lock lock(mu_);
+    index_.add_with_ids(rows.rows, rows.data, l.data());
+  }
+  void remove(const std::vector<int64_t>& ids) override {
+    const std::vector<faiss::Index::idx_t> l(ids.begin(), ids.end());
+    faiss::IDSelectorArray sel(l.size(), l.data());
+    std::unique_lock lock(mu_);
+    index_.remove_ids(sel);
+  }
+  void save() const override {
+    std::shared_lock lock(mu_);
+    faiss::write_index(&index_, path_.c_str());
+  }
+
+ private:
+  static std::vector<faiss::Index::idx_t> labels(int64_t first, int64_t n) {
+    std::vector<faiss::Index::idx_t> l(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) l[static_cast<size_t>(i)] = first + i;
+    return l;
+  }
+
+  faiss::IndexFlatL2 quantizer_;
+  faiss::IndexIVFFlat index_;
+  const std::string path_;
+  const int threads_;
+  mutable std::shared_mutex mu_;
+};
+
 // Searches single queries on its own thread until stopped, keeping the latencies of the phase
 // in progress.
 class Searcher {
@@ -193,6 +266,10 @@ std::vector<PhaseFigures> run_once(const std::string& kind, const FloatMatrix& b
   if (kind == "hnswlib") {
     const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     target = std::make_unique<HnswlibTarget>(initial, writer_threads > 0 ? writer_threads : hw);
+  } else if (kind.rfind("faiss-ivf", 0) == 0) {  // faiss-ivf[:nlist=N]
+    const size_t eq = kind.find("nlist=");
+    const int nlist = eq == std::string::npos ? 512 : std::atoi(kind.c_str() + eq + 6);
+    target = std::make_unique<FaissIvfTarget>(initial, nlist, writer_threads);
   } else {
     auto options = parse_index_spec(kind);
     check(options.status(), "index spec");
@@ -255,7 +332,8 @@ int main(int argc, char** argv) {
   const int64_t dim = int_flag(argc, argv, "dim", 128);
   const int repeats = static_cast<int>(int_flag(argc, argv, "repeats", 3));
   const int quiet_ms = static_cast<int>(int_flag(argc, argv, "quiet-ms", 1000));
-  const std::string kinds = string_flag(argc, argv, "kinds", "flat,ivf,hnsw,hnswlib");
+  const std::string kinds =
+      string_flag(argc, argv, "kinds", "flat,ivf:nlist=512,faiss-ivf:nlist=512,hnsw,hnswlib");
   const int writer_threads = static_cast<int>(int_flag(argc, argv, "writer-threads", 1));
 
   ClusteredOptions shape;

@@ -302,7 +302,10 @@ Status IndexBase::search(MatrixView queries, const SearchOptions& options,
 
 Status IndexBase::remove(IdSpan ids) {
   std::lock_guard writer(write_mu_);
-  WriteLocks locks = lock_for_write();
+  reach(TestPoint::kWriterAwaitsSaves);
+  std::unique_lock gate(read_gate_);
+  // Checked without mu_: only writers change the id map, and write_mu_ keeps them out, so the
+  // searches (which only read it) need not wait for a pass over every id.
   std::unordered_set<int64_t> seen;
   seen.reserve(ids.size());
   for (int64_t id : ids) {
@@ -316,16 +319,12 @@ Status IndexBase::remove(IdSpan ids) {
   // up after the chunks before it, which may have moved slots (Flat keeps its rows dense).
   const size_t per_chunk = std::max<size_t>(1, remove_chunk_ids());
   for (size_t begin = 0; begin < ids.size(); begin += per_chunk) {
-    if (begin > 0) {
-      locks.lock.unlock();
-      let_waiting_searches_in();
-      locks.lock.lock();
-    }
+    if (begin > 0) let_waiting_searches_in();
+    std::unique_lock lock(mu_);
     const IdSpan chunk = ids.subspan(begin, std::min(per_chunk, ids.size() - begin));
     VECPERF_RETURN_IF_ERROR(remove_locked(kill_ids(chunk)));
   }
-  if (locks.lock.owns_lock()) locks.lock.unlock();  // searches run during what remains
-  after_remove_unlocked();
+  after_remove_unlocked();  // searches run during what remains
   return Status::OK();
 }
 

@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
+#include <stdexcept>
 
 #include "common/guarded.h"
 #include "common/parallel.h"
@@ -50,6 +52,50 @@ class ScopedOmpThreads {
 // Below about a billion multiply-adds per k-means iteration a single thread finishes in tens of
 // milliseconds, less than a contended OpenMP team loses to synchronisation.
 constexpr double kParallelTrainWork = 1e9;
+
+// The assignment step of FAISS's k-means (each training point's nearest centroid), on our
+// kernels and the add's threads. FAISS would run it as an sgemm on OpenBLAS's thread pool, which
+// is process-wide and ignores AddOptions::num_threads: while an add trained, its threads took
+// the cores of the searches running meanwhile (see docs/design/index-concurrency.md, "IVF").
+// FAISS keeps the rest of k-means (seeding, updates, empty-cluster splits). Nearest-only (k = 1),
+// which is all k-means asks of it; distances as FAISS's flat indexes report them.
+class KernelAssigner final : public faiss::Index {
+ public:
+  KernelAssigner(int64_t d, bool l2, int threads)
+      : faiss::Index(d, l2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT), threads_(threads) {}
+
+  void add(idx_t n, const float* x) override {
+    centroids_.insert(centroids_.end(), x, x + n * d);
+    ntotal += n;
+  }
+  void reset() override {
+    centroids_.clear();
+    ntotal = 0;
+  }
+  void search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
+              const faiss::SearchParameters* /*params*/) const override {
+    if (k != 1) throw std::invalid_argument("the k-means assigner finds the nearest centroid only");
+    const bool l2 = metric_type == faiss::METRIC_L2;
+    const DistanceKernels& kern = kernels();
+    const size_t dim = static_cast<size_t>(d);
+    const int64_t nc = ntotal;
+    parallel_chunks(n, resolve_threads(threads_, n / 256), [&](int64_t b, int64_t e, int) {
+      std::vector<float> dis(static_cast<size_t>(nc));
+      for (int64_t i = b; i < e; ++i) {
+        (l2 ? kern.l2sqr_many : kern.dot_many)(x + i * d, centroids_.data(), nc, dim, dis.data());
+        int64_t best = nc > 0 ? 0 : -1;
+        for (int64_t c = 1; c < nc; ++c)
+          if (l2 ? dis[c] < dis[best] : dis[c] > dis[best]) best = c;
+        labels[i] = best;
+        distances[i] = best >= 0 ? dis[best] : std::numeric_limits<float>::quiet_NaN();
+      }
+    });
+  }
+
+ private:
+  const int threads_;
+  std::vector<float> centroids_;
+};
 
 }  // namespace
 
@@ -148,8 +194,20 @@ Status IvfIndex::train_and_fill(int num_threads) {
   std::unique_ptr<faiss::IndexIVF> trained = make_faiss(nl);
   {
     const double work = double(sample_n) * double(nl) * double(d);
-    ScopedOmpThreads team(work >= kParallelTrainWork ? resolve_threads(num_threads, 1 << 20) : 1);
+    const int threads = work >= kParallelTrainWork ? resolve_threads(num_threads, 1 << 20) : 1;
+    ScopedOmpThreads team(threads);
+    KernelAssigner coarse(dim(), l2(), threads);
+    trained->clustering_index = &coarse;
+    // PQ trains its sub-quantizers with k-means too: the same assigner, at their dimension.
+    auto* pq = dynamic_cast<faiss::IndexIVFPQ*>(trained.get());
+    std::unique_ptr<KernelAssigner> sub;
+    if (pq != nullptr) {
+      sub = std::make_unique<KernelAssigner>(static_cast<int64_t>(pq->pq.dsub), true, threads);
+      pq->pq.assign_index = sub.get();
+    }
     trained->train(sample_n, train_x);
+    trained->clustering_index = nullptr;  // neither outlives this block
+    if (pq != nullptr) pq->pq.assign_index = nullptr;
   }
   sample = {};
   reach(TestPoint::kTrainingInProgress);
