@@ -1,10 +1,13 @@
 // Concurrency contract: searches run in parallel with each other and with add/remove; every
-// vector an add has acknowledged is findable by its own query. Run under the TSan build too.
+// vector an add has acknowledged is findable by its own query; saves taken meanwhile are
+// consistent snapshots. Run under the TSan build too.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "index/backends.h"
 #include "testing/testing.h"
@@ -118,6 +121,87 @@ TYPED_TEST(ConcurrencyTest, ConcurrentSearchesWithDifferentKnobsAgreeWithSerial)
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(mismatches.load(), 0);
+}
+
+// The bounded stress run: searchers, an adder, a remover (far enough for HNSW's and IVF's
+// compactions: 280 of at most 400 slots) and a saver at once. Each saved snapshot must be one the
+// index went through: the writers go in order (initial ids removed from 0 up, batches added from
+// the first), so the ids a snapshot holds are the initial ids from some r on and the batches below
+// some b, and it finds each of them by its own vector.
+TYPED_TEST(ConcurrencyTest, SavesDuringWritesAreConsistentSnapshots) {
+  auto made = make_index(TypeParam::options(kDim, Metric::kL2));
+  ASSERT_TRUE(made.ok()) << made.status().to_string();
+  Index& index = **made;
+  constexpr int64_t kInitial = 300, kBatches = 10, kBatch = 10, kRemoved = 280, kStep = 10;
+  constexpr int64_t kFirstAdded = 10000;
+  const Matrix initial = clustered(kInitial, kDim, 6);
+  const Matrix extra = clustered(kBatches * kBatch, kDim, 7);
+  ASSERT_TRUE(index.add(sequential_ids(kInitial), initial.view()).ok());
+
+  std::atomic<bool> writers_done{false};
+  std::atomic<int> failures{0};
+  std::vector<std::string> snapshots;
+  std::thread saver([&] {
+    int64_t kept_size = -1;  // keep one snapshot per size seen, spread over the run
+    while (!writers_done.load()) {
+      const int64_t size = index.size();
+      auto bytes = index.to_bytes();
+      if (!bytes.ok()) ++failures;
+      if (bytes.ok() && size != kept_size && snapshots.size() < 200) {
+        snapshots.push_back(std::move(*bytes));
+        kept_size = size;
+      }
+    }
+  });
+  std::thread searcher([&] {
+    const SearchOptions o = exhaustive(5);
+    std::vector<float> d(o.k * 4);
+    std::vector<int64_t> ids(d.size());
+    while (!writers_done.load())
+      if (!index.search(extra.slice(0, 4), o, SearchResults{d.data(), ids.data()}).ok()) ++failures;
+  });
+  std::thread adder([&] {
+    for (int64_t b = 0; b < kBatches; ++b)
+      if (!index
+               .add(sequential_ids(kBatch, kFirstAdded + b * kBatch),
+                    extra.slice(b * kBatch, kBatch))
+               .ok())
+        ++failures;
+  });
+  std::thread remover([&] {
+    for (int64_t id = 0; id < kRemoved; id += kStep)
+      if (!index.remove(sequential_ids(kStep, id)).ok()) ++failures;
+  });
+  adder.join();
+  remover.join();
+  writers_done = true;
+  saver.join();
+  searcher.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_FALSE(snapshots.empty());
+
+  for (const std::string& bytes : snapshots) {
+    auto loaded = from_bytes(bytes);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+    const Index& snap = **loaded;
+    int64_t r = 0, b = 0;  // the first initial id it holds; the batches it holds
+    while (r < kInitial && !snap.contains(r)) ++r;
+    while (b < kBatches && snap.contains(kFirstAdded + b * kBatch)) ++b;
+    EXPECT_EQ(r % kStep, 0) << "a remove call is applied whole in a snapshot";
+    for (int64_t id = 0; id < kInitial; ++id) EXPECT_EQ(snap.contains(id), id >= r) << id;
+    for (int64_t i = 0; i < kBatches * kBatch; ++i)
+      EXPECT_EQ(snap.contains(kFirstAdded + i), i < b * kBatch) << kFirstAdded + i;
+    EXPECT_EQ(snap.size(), (kInitial - r) + b * kBatch);
+    // Each vector it holds is its own nearest neighbour.
+    const SearchOptions o = exhaustive(1);
+    std::vector<float> d(kInitial);
+    std::vector<int64_t> found(kInitial);
+    ASSERT_TRUE(snap.search(initial.view(), o, SearchResults{d.data(), found.data()}).ok());
+    int64_t missed = 0;
+    for (int64_t id = r; id < kInitial; ++id) missed += found[id] != id;
+    EXPECT_LE(missed, 1) << "vectors of a snapshot not found by their own query";
+  }
+  EXPECT_EQ(index.size(), kInitial - kRemoved + kBatches * kBatch);
 }
 
 }  // namespace
