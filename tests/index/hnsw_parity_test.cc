@@ -83,6 +83,12 @@ void expect_parity(Metric metric) {
   // thread; this test is about recall, and vecperf's graph runs under TSan in the other tests.
   GTEST_SKIP() << "hnswlib's lock order is reported by ThreadSanitizer";
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+  // Debian's hnswlib 0.6.2 prefetches one neighbour past the end of each list it scans
+  // (searchBaseLayer, `*(datal + j + 1)`), a read AddressSanitizer reports as a heap overflow in
+  // the oracle, not in vecperf; vecperf's graph runs under ASan in the other tests.
+  GTEST_SKIP() << "hnswlib 0.6.2's prefetch past a neighbour list is reported by AddressSanitizer";
+#endif
   const std::vector<int> efs = {10, 20, 40};
   const Recalls r = recalls(metric, efs);
   for (size_t i = 0; i < efs.size(); ++i) {

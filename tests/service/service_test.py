@@ -5,7 +5,9 @@ Installs the vecperf build into a scratch prefix, builds the example against it 
 project (find_package(vecperf)), then drives the service over HTTP:
 
   1. concurrent ingestion in batches while searches run, with snapshots forced by a small
-     --snapshot-log-bytes, so the restart below goes through a snapshot plus a log replay;
+     --snapshot-log-bytes, so the restart below goes through a snapshot plus a log replay; the
+     search latency (p50 / p99) with nothing else running and while documents stream in is
+     printed (the service's load figures; not asserted, the machine is shared);
   2. a bounded concurrent search load and concurrent deletes; zero errors allowed;
   3. bad requests: each must get its 4xx and a JSON error body;
   4. /metrics request counters must equal what this client sent, and every metric the Grafana
@@ -36,6 +38,7 @@ import urllib.error
 import urllib.request
 
 REQUEST_TIMEOUT_S = 60
+QUIET_SEARCH_S = 1.0  # how long the searches run with nothing else, for the reference latency
 START_TIMEOUT_S = 120
 MAX_BODY_BYTES = 256 * 1024
 WORDS = ("vector search index cache embedding query document model latency memory graph list "
@@ -170,6 +173,18 @@ def ingest(svc, texts, threads, batch):
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         replies = list(pool.map(post, [texts[i:i + batch] for i in range(0, len(texts), batch)]))
     return ids, replies
+
+
+def percentiles(seconds):
+    """(p50, p99) in milliseconds of a list of durations in seconds; (nan, nan) when empty."""
+    if not seconds:
+        return float("nan"), float("nan")
+    ordered = sorted(seconds)
+
+    def pick(q):
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3
+
+    return pick(0.50), pick(0.99)
 
 
 def search_top(svc, text, k=5):
@@ -337,25 +352,40 @@ def main():
         texts = make_documents(args.documents, rng)
         svc.start()
 
-        # 1. Ingestion with concurrent searches; then a repeat of some documents.
+        # 1. Ingestion with concurrent searches; then a repeat of some documents. The first half
+        # goes in alone, then two threads search for QUIET_SEARCH_S with nothing else running,
+        # then again while the second half streams in: the search latency of both periods is
+        # reported (not asserted: the machine is shared), as the service's load figures.
+        half = len(texts) // 2
+        ids, replies = ingest(svc, texts[:half], threads=4, batch=50)
         stop = threading.Event()
-        searches = [0]
+        latencies = {"quiet": [], "ingesting": []}
 
-        def background_search(seed):
+        def background_search(seed, period):
             local = random.Random(seed)  # the main generator stays deterministic
             while not stop.is_set():
+                started = time.perf_counter()
                 search_top(svc, " ".join(local.sample(WORDS, 3)))
-                searches[0] += 1
+                latencies[period].append(time.perf_counter() - started)
 
-        searcher = concurrent.futures.ThreadPoolExecutor(2)
-        background = [searcher.submit(background_search, seed) for seed in range(2)]
-        try:
-            ids, replies = ingest(svc, texts, threads=4, batch=50)
-        finally:
-            stop.set()
-            searcher.shutdown(wait=True)
-        for f in background:
-            f.result()  # re-raises a failed background search
+        def search_while(period, work):
+            stop.clear()
+            searcher = concurrent.futures.ThreadPoolExecutor(2)
+            background = [searcher.submit(background_search, seed, period) for seed in range(2)]
+            try:
+                return work()
+            finally:
+                stop.set()
+                searcher.shutdown(wait=True)
+                for f in background:
+                    f.result()  # re-raises a failed background search
+
+        search_while("quiet", lambda: time.sleep(QUIET_SEARCH_S))
+        more, more_replies = search_while(
+            "ingesting", lambda: ingest(svc, texts[half:], threads=4, batch=50))
+        ids.update(more)
+        replies += more_replies
+        searches = [len(latencies["ingesting"])]
         if sum(r["added"] for r in replies) != len(texts) or len(set(ids.values())) != len(texts):
             fail("every new document must be reported as added, with a distinct id")
         again, replies = ingest(svc, texts[:200] + ["a brand new document about vectors"],
@@ -370,6 +400,11 @@ def main():
             fail(f"/healthz reports {health['documents']} documents, expected {len(ids)}")
         print(f"-- ingested {len(ids)} documents in batches from 4 threads, "
               f"with {searches[0]} concurrent searches", flush=True)
+        quiet, busy = (percentiles(latencies[p]) for p in ("quiet", "ingesting"))
+        print(f"-- search latency over HTTP, 2 client threads: quiet p50 {quiet[0]:.2f} ms / "
+              f"p99 {quiet[1]:.2f} ms ({len(latencies['quiet'])} searches); while documents "
+              f"stream in p50 {busy[0]:.2f} ms / p99 {busy[1]:.2f} ms "
+              f"({len(latencies['ingesting'])} searches)", flush=True)
 
         # 2. Search load with concurrent deletes.
         to_delete = dict(rng.sample(sorted(ids.items()), 150))
