@@ -21,7 +21,6 @@
 #include <sstream>
 
 #include "common/parallel.h"
-#include "common/test_points.h"
 #include "distance/distance.h"
 #include "index/index_base.h"
 #include "index/row_store.h"
@@ -60,15 +59,7 @@ class FlatIndex final : public IndexBase {
  protected:
   // write_mu_ and read_gate_ are held: the only writer, so the store can be staged unlocked.
   Status add_unlocked(IdSpan ids, MatrixView v, int /*num_threads*/) override {
-    VECPERF_RETURN_IF_ERROR(store_.stage(v));
-    reach(TestPoint::kAddInProgress);
-    RowStore::Buffer replaced;  // freed on return, after the exclusive lock
-    auto slot = publish_ids(ids, [&] {
-      replaced = store_.commit();
-      return Status::OK();
-    });
-    if (!slot.ok()) store_.discard_staged();
-    return slot.status();
+    return publish_rows(ids, v, store_);
   }
 
   Status search_locked(MatrixView q, const SearchOptions& o, int64_t k_eff, int64_t stride,

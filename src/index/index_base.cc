@@ -261,6 +261,18 @@ std::shared_lock<RwLock> IndexBase::lock_for_search() const {
   return lock;
 }
 
+Status IndexBase::publish_rows(IdSpan ids, MatrixView v, RowStore& store) {
+  VECPERF_RETURN_IF_ERROR(store.stage(v));
+  reach(TestPoint::kAddInProgress);
+  RowStore::Buffer replaced;  // freed on return, after the exclusive lock
+  auto first = publish_ids(ids, [&] {
+    replaced = store.commit();
+    return Status::OK();
+  });
+  if (!first.ok()) store.discard_staged();
+  return first.status();
+}
+
 void IndexBase::let_waiting_searches_in() const {
   // Bounded: under a steady stream of searches the count may never reach zero, and the writer
   // must not starve either. A yield is about a microsecond; a woken search takes the lock in

@@ -28,6 +28,7 @@
 #include "common/rw_lock.h"
 #include "common/serialize.h"
 #include "index/id_map.h"
+#include "index/row_store.h"
 #include "vecperf/index.h"
 #include "vecperf/options.h"
 
@@ -113,6 +114,10 @@ class IndexBase : public IndexImpl {
   /// (if any) runs under the same lock once the append has succeeded. If `also` fails, it must
   /// have changed nothing: the ids are taken back and its status returned.
   Result<int64_t> publish_ids(IdSpan ids, const std::function<Status()>& also = {});
+  /// The add of a backend whose rows live in a RowStore (Flat; IVF before it trains): stages `v`
+  /// in `store` unlocked, publishes the rows with their ids (publish_ids, the store's commit in
+  /// the same lock) and, if that fails, drops what was staged.
+  Status publish_rows(IdSpan ids, MatrixView v, RowStore& store);
   /// Kills the slots of `ids` (published by this add) and calls remove_locked, under mu_.
   void withdraw_ids(IdSpan ids);
   /// Runs fn() with mu_ held exclusively (what a backend built while searches ran, swapped in).

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -53,6 +52,26 @@ class ScopedOmpThreads {
 // milliseconds, less than a contended OpenMP team loses to synchronisation.
 constexpr double kParallelTrainWork = 1e9;
 
+// Nearest of the `nc` centroids (nc x d, row-major) to each of the n rows of x, with our kernels
+// on up to `threads` threads: labels[i], and (if `distances`) distances[i] as FAISS's flat
+// indexes report them (squared L2, or the inner product).
+void nearest_centroids(const float* x, int64_t n, int64_t d, const float* centroids, int64_t nc,
+                       bool l2, int threads, int64_t* labels, float* distances) {
+  const DistanceKernels& kern = kernels();
+  const size_t dim = static_cast<size_t>(d);
+  parallel_chunks(n, resolve_threads(threads, n / 256), [&](int64_t b, int64_t e, int) {
+    std::vector<float> dis(static_cast<size_t>(nc));
+    for (int64_t i = b; i < e; ++i) {
+      (l2 ? kern.l2sqr_many : kern.dot_many)(x + i * d, centroids, nc, dim, dis.data());
+      int64_t best = 0;
+      for (int64_t c = 1; c < nc; ++c)
+        if (l2 ? dis[c] < dis[best] : dis[c] > dis[best]) best = c;
+      labels[i] = best;
+      if (distances != nullptr) distances[i] = dis[best];
+    }
+  });
+}
+
 // The assignment step of FAISS's k-means (each training point's nearest centroid), on our
 // kernels and the add's threads. FAISS would run it as an sgemm on OpenBLAS's thread pool, which
 // is process-wide and ignores AddOptions::num_threads: while an add trained, its threads took
@@ -75,21 +94,9 @@ class KernelAssigner final : public faiss::Index {
   void search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
               const faiss::SearchParameters* /*params*/) const override {
     if (k != 1) throw std::invalid_argument("the k-means assigner finds the nearest centroid only");
-    const bool l2 = metric_type == faiss::METRIC_L2;
-    const DistanceKernels& kern = kernels();
-    const size_t dim = static_cast<size_t>(d);
-    const int64_t nc = ntotal;
-    parallel_chunks(n, resolve_threads(threads_, n / 256), [&](int64_t b, int64_t e, int) {
-      std::vector<float> dis(static_cast<size_t>(nc));
-      for (int64_t i = b; i < e; ++i) {
-        (l2 ? kern.l2sqr_many : kern.dot_many)(x + i * d, centroids_.data(), nc, dim, dis.data());
-        int64_t best = nc > 0 ? 0 : -1;
-        for (int64_t c = 1; c < nc; ++c)
-          if (l2 ? dis[c] < dis[best] : dis[c] > dis[best]) best = c;
-        labels[i] = best;
-        distances[i] = best >= 0 ? dis[best] : std::numeric_limits<float>::quiet_NaN();
-      }
-    });
+    if (ntotal == 0) throw std::invalid_argument("the k-means assigner has no centroids");
+    nearest_centroids(x, n, d, centroids_.data(), ntotal, metric_type == faiss::METRIC_L2, threads_,
+                      labels, distances);
   }
 
  private:
@@ -103,17 +110,7 @@ Status IvfIndex::add_unlocked(IdSpan new_ids, MatrixView v, int num_threads) {
   // write_mu_ and read_gate_ are held: this is the only writer, so ivf_, the centroids, the
   // stores and the id map change only here, and reading them needs no lock.
   if (ivf_) return add_to_lists(new_ids, v, num_threads);
-  VECPERF_RETURN_IF_ERROR(buffer_.stage(v));
-  reach(TestPoint::kAddInProgress);
-  RowStore::Buffer replaced;  // freed on return, after the exclusive lock
-  auto first = publish_ids(new_ids, [&] {
-    replaced = buffer_.commit();
-    return Status::OK();
-  });
-  if (!first.ok()) {
-    buffer_.discard_staged();
-    return first.status();
-  }
+  VECPERF_RETURN_IF_ERROR(publish_rows(new_ids, v, buffer_));
   if (ids().live() < train_threshold()) return Status::OK();
   // The rows are searchable (exactly, in the buffer) while the lists are trained and filled.
   Status s = guarded("training the IVF index", [&] { return train_and_fill(num_threads); });
@@ -241,20 +238,7 @@ std::vector<float> IvfIndex::centroids_of(const faiss::IndexIVF& ivf) {
 
 void IvfIndex::assign(MatrixView v, const float* centroids, int64_t nl, int64_t* out,
                       int num_threads) const {
-  const size_t d = static_cast<size_t>(dim());
-  const DistanceKernels& kern = kernels();
-  const bool is_l2 = l2();
-  parallel_chunks(
-      v.rows, resolve_threads(num_threads, v.rows / 256), [&](int64_t b, int64_t e, int) {
-        std::vector<float> dis(static_cast<size_t>(nl));
-        for (int64_t i = b; i < e; ++i) {
-          (is_l2 ? kern.l2sqr_many : kern.dot_many)(v.row(i), centroids, nl, d, dis.data());
-          int64_t best = 0;
-          for (int64_t c = 1; c < nl; ++c)
-            if (is_l2 ? dis[c] < dis[best] : dis[c] > dis[best]) best = c;
-          out[i] = best;
-        }
-      });
+  nearest_centroids(v.data, v.rows, dim(), centroids, nl, l2(), num_threads, out, nullptr);
 }
 
 Status IvfIndex::add_to_lists(IdSpan new_ids, MatrixView v, int num_threads) {
