@@ -253,11 +253,14 @@ std::shared_lock<RwLock> IndexBase::lock_for_search() const {
   // again only after tens to hundreds of microseconds (more in a VM). So a search spins first,
   // for about as long as such a hold, and sleeps only if the writer holds on.
   std::shared_lock lock(mu_, std::defer_lock);
-  for (int i = 0; i < kSearchSpins; ++i) {
-    if (lock.try_lock()) return lock;
+  if (lock.try_lock()) return lock;  // no writer: the common case touches no shared counter
+  searches_waiting_.fetch_add(1, std::memory_order_relaxed);
+  for (int i = 0; i < kSearchSpins && !lock.owns_lock(); ++i) {
     cpu_relax();
+    (void)lock.try_lock();
   }
-  lock.lock();
+  if (!lock.owns_lock()) lock.lock();
+  searches_waiting_.fetch_sub(1, std::memory_order_relaxed);
   return lock;
 }
 
@@ -297,9 +300,7 @@ Status IndexBase::search(MatrixView queries, const SearchOptions& options,
   if (!prepared.ok()) return prepared.status();
 
   fill_unfilled(queries.rows, options.k, results);
-  searches_waiting_.fetch_add(1, std::memory_order_relaxed);
   std::shared_lock lock = lock_for_search();
-  searches_waiting_.fetch_sub(1, std::memory_order_relaxed);
   const int64_t k_eff = std::min<int64_t>(options.k, ids_.live());
   if (k_eff == 0) return Status::OK();
   VECPERF_RETURN_IF_ERROR(guarded("searching (try a smaller batch)", [&] {

@@ -40,9 +40,10 @@ Status IvfIndex::remove_locked(std::span<const int64_t> slots) {
   // the cost is per removed vector, not per list. Nothing here allocates, so it cannot fail
   // half-way (a missing entry is a broken invariant, reported before anything changes).
   auto* lists = dynamic_cast<faiss::ArrayInvertedLists*>(ivf_->invlists);
+  if (lists == nullptr) return Status::Internal("IVF lists are not array lists");
   auto& direct = ivf_->direct_map.hashtable;
   for (int64_t s : slots)
-    if (lists == nullptr || direct.count(s) == 0)
+    if (direct.count(s) == 0)
       return Status::Internal("IVF slot " + std::to_string(s) + " is missing from the lists");
   const size_t code_size = ivf_->code_size;
   for (int64_t s : slots) {
